@@ -1,0 +1,1 @@
+"""The ``saglik`` command."""

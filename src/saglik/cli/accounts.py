@@ -1,0 +1,114 @@
+"""``saglik institution`` and ``saglik user``: who may call the services."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from saglik.cli.context import clear_errors, clock, console, fail, migrated_engine
+from saglik.domain.methods import ALL_METHODS
+from saglik.services.accounts import AccountService, IssuedCredential
+
+institution_app = typer.Typer(help="Institutions (kurum) that hold service users.", no_args_is_help=True)
+user_app = typer.Typer(help="Service users: credentials, rights, scope.", no_args_is_help=True)
+
+EnvOption = Annotated[str, typer.Option("--env", help="Environment: test or live.")]
+
+
+def _service() -> AccountService:
+    return AccountService(migrated_engine(), clock())
+
+
+def _read_password() -> str:
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        fail("--password-stdin given but standard input was empty")
+    return password
+
+
+def _show_once(credential: IssuedCredential, generated: bool) -> None:
+    console.print(f"user [bold]{credential.username}[/] ({credential.env})")
+    if generated:
+        console.print("password (shown once, store it now):")
+        print(credential.password)
+
+
+@institution_app.command("add")
+def institution_add(name: Annotated[str, typer.Argument(help="The institution's name.")]) -> None:
+    """Register an institution."""
+    with clear_errors():
+        _service().add_institution(name)
+    console.print(f"institution [bold]{name}[/] added")
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="Login name for Basic auth.")],
+    institution: Annotated[str, typer.Option(help="Name of an existing institution.")],
+    env: EnvOption,
+    method: Annotated[
+        list[str] | None,
+        typer.Option("--method", help=f"A granted method; repeat for more. Known: {', '.join(ALL_METHODS)}"),
+    ] = None,
+    all_methods: Annotated[bool, typer.Option("--all-methods", help="Grant every method.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    ip: Annotated[
+        list[str] | None, typer.Option("--ip", help="Allowed client network (CIDR); repeat for more.")
+    ] = None,
+    rate_limit: Annotated[
+        str | None, typer.Option(help="Calls allowed per window, e.g. 100/second or 5000/hour.")
+    ] = None,
+) -> None:
+    """Create a service user. Without --password-stdin a strong password is generated and
+    printed once; only its Argon2id hash is stored."""
+    if all_methods == bool(method):
+        fail("give either --method (one or more) or --all-methods")
+    password = _read_password() if password_stdin else None
+    with clear_errors():
+        credential = _service().add_user(
+            username=username,
+            institution=institution,
+            env=env,
+            methods=ALL_METHODS if all_methods else (method or []),
+            password=password,
+            ip_allowlist=ip or [],
+            rate_limit=rate_limit,
+        )
+    _show_once(credential, generated=password is None)
+
+
+@user_app.command("reset-password")
+def user_reset_password(
+    username: Annotated[str, typer.Argument(help="The user's login name.")],
+    env: EnvOption,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from standard input.")
+    ] = False,
+) -> None:
+    """Replace a user's password (every worker stops accepting the old one at once)."""
+    password = _read_password() if password_stdin else None
+    with clear_errors():
+        credential = _service().reset_password(username, env, password)
+    _show_once(credential, generated=password is None)
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List service users with their rights (never their passwords)."""
+    table = Table("env", "username", "institution", "active", "methods", "ip allow-list", "rate limit")
+    for user in _service().list_users():
+        table.add_row(
+            user.env,
+            user.username,
+            user.institution_name,
+            "yes" if user.active else "no",
+            ", ".join(sorted(user.methods)) or "-",
+            ", ".join(user.ip_allowlist) or "any",
+            user.rate_limit or "none",
+        )
+    console.print(table)

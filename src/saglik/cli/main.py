@@ -1,0 +1,41 @@
+"""The ``saglik`` command: operators run the service and feed its data from here."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from saglik import __version__
+from saglik.cli import accounts, db, hes_data
+from saglik.cli.serve import serve
+
+app = typer.Typer(
+    help="saglik: the Ministry of Health G2G services (HES code query, ÖBS death notification).\n\n"
+    "The store is chosen by SAGLIK_DATABASE_URL (default: sqlite file ./saglik.db).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """saglik command line."""
+
+
+app.command()(serve)
+app.add_typer(db.app, name="db")
+app.add_typer(accounts.institution_app, name="institution")
+app.add_typer(accounts.user_app, name="user")
+app.add_typer(hes_data.app, name="hes")

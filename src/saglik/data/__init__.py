@@ -1,0 +1,1 @@
+"""Shipped data files (fixture definitions, reference data)."""

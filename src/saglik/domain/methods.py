@@ -1,0 +1,15 @@
+"""Method names as they appear on the wire and in per-method rights."""
+
+from __future__ import annotations
+
+HES_METHODS: tuple[str, ...] = (
+    "check-visitor-hes-code",
+    "check-employee-hes-code",
+    "check-hes-codes",
+    "check-hes-code-plus",
+    "check-hes-codes-plus",
+)
+
+ALL_METHODS: tuple[str, ...] = HES_METHODS
+
+ENVIRONMENTS: tuple[str, ...] = ("live", "test")

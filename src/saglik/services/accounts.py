@@ -1,0 +1,129 @@
+"""Institutions and service users (the operator's side of the gateway)."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from limits import parse as parse_rate_limit
+from sqlalchemy import Engine
+
+from saglik.domain.clock import Clock
+from saglik.domain.methods import ALL_METHODS, ENVIRONMENTS
+from saglik.services.passwords import generate_password, hash_password
+from saglik.store import accounts_repo
+from saglik.store.accounts_repo import UserRecord
+
+
+class InvalidAccountError(ValueError):
+    """A request the operator can fix: unknown method, bad CIDR, bad rate limit."""
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    username: str
+    env: str
+    password: str
+    """Shown once to the operator; only its hash is kept."""
+
+
+def _check_env(env: str) -> None:
+    if env not in ENVIRONMENTS:
+        raise InvalidAccountError(f"environment must be one of {', '.join(ENVIRONMENTS)}")
+
+
+def _check_methods(methods: Iterable[str]) -> frozenset[str]:
+    chosen = frozenset(methods)
+    unknown = sorted(chosen - set(ALL_METHODS))
+    if unknown:
+        raise InvalidAccountError(
+            f"unknown method(s): {', '.join(unknown)}; known: {', '.join(ALL_METHODS)}"
+        )
+    return chosen
+
+
+def _check_networks(cidrs: Iterable[str]) -> tuple[str, ...]:
+    out = []
+    for cidr in cidrs:
+        try:
+            out.append(str(ipaddress.ip_network(cidr.strip(), strict=False)))
+        except ValueError as exc:
+            raise InvalidAccountError(f"not an IP network: {cidr!r}") from exc
+    return tuple(out)
+
+
+def _check_rate_limit(rate_limit: str | None) -> str | None:
+    if rate_limit is None:
+        return None
+    try:
+        parse_rate_limit(rate_limit)
+    except ValueError as exc:
+        raise InvalidAccountError(
+            f"not a rate limit: {rate_limit!r} (write it like '100/second' or '5000/hour')"
+        ) from exc
+    return rate_limit
+
+
+class AccountService:
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def add_institution(self, name: str) -> int:
+        name = " ".join(name.split())
+        if not name:
+            raise InvalidAccountError("institution name must not be blank")
+        with self._engine.begin() as conn:
+            return accounts_repo.add_institution(conn, name, self._clock.now())
+
+    def add_user(
+        self,
+        *,
+        username: str,
+        institution: str,
+        env: str,
+        methods: Iterable[str],
+        password: str | None = None,
+        province_code: int | None = None,
+        district_code: int | None = None,
+        ip_allowlist: Iterable[str] = (),
+        rate_limit: str | None = None,
+    ) -> IssuedCredential:
+        _check_env(env)
+        if not username or any(c.isspace() or c == ":" for c in username):
+            raise InvalidAccountError("username must be non-empty, without spaces or ':'")
+        if password is not None and len(password) < 12:
+            raise InvalidAccountError("password must be at least 12 characters")
+        chosen = _check_methods(methods)
+        networks = _check_networks(ip_allowlist)
+        limit = _check_rate_limit(rate_limit)
+        secret = password if password is not None else generate_password()
+        with self._engine.begin() as conn:
+            accounts_repo.add_user(
+                conn,
+                institution=accounts_repo.institution_id(conn, institution),
+                env=env,
+                username=username,
+                password_hash=hash_password(secret),
+                methods=chosen,
+                now=self._clock.now(),
+                province_code=province_code,
+                district_code=district_code,
+                ip_allowlist=networks,
+                rate_limit=limit,
+            )
+        return IssuedCredential(username=username, env=env, password=secret)
+
+    def reset_password(self, username: str, env: str, password: str | None = None) -> IssuedCredential:
+        _check_env(env)
+        secret = password if password is not None else generate_password()
+        with self._engine.begin() as conn:
+            accounts_repo.set_password_hash(
+                conn, env, username, hash_password(secret), self._clock.now()
+            )
+        return IssuedCredential(username=username, env=env, password=secret)
+
+    def list_users(self) -> list[UserRecord]:
+        with self._engine.connect() as conn:
+            return accounts_repo.list_users(conn)

@@ -1,0 +1,92 @@
+"""Test-environment fixtures (DESIGN §4.6): one code per category of the document's table.
+
+Their health events are stored as offsets from "now" and re-applied on start and on an interval,
+so a PCR fixture's negative test is always inside 72 hours however long the server has run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import Engine
+
+from saglik.domain.clock import Clock
+from saglik.domain.turkish import normalize_name
+from saglik.store import hes_repo
+
+TEST_ENV = "test"
+REFRESH_INTERVAL = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class HesFixture:
+    code: str
+    category: str
+    identity_number: str
+    first_name: str
+    last_name: str
+    spec: dict[str, Any]
+
+
+@cache
+def hes_fixtures() -> tuple[HesFixture, ...]:
+    raw = json.loads(resources.files("saglik.data").joinpath("hes_fixtures.json").read_text("utf-8"))
+    return tuple(
+        HesFixture(
+            code=item["code"],
+            category=item["category"],
+            identity_number=item["identity_number"],
+            first_name=normalize_name(item["first_name"]),
+            last_name=normalize_name(item["last_name"]),
+            spec=item,
+        )
+        for item in raw["fixtures"]
+    )
+
+
+def apply_hes_fixtures(engine: Engine, clock: Clock) -> None:
+    """Idempotent: safe on every start and from every worker at once."""
+    now = clock.now()
+    days, hours = timedelta(days=1), timedelta(hours=1)
+    with engine.begin() as conn:
+        for fx in hes_fixtures():
+            spec = fx.spec
+            person = hes_repo.upsert_person(
+                conn,
+                env=TEST_ENV,
+                identity_number=fx.identity_number,
+                first_name=fx.first_name,
+                last_name=fx.last_name,
+                now=now,
+            )
+            consent = spec["consent"]
+            hes_repo.set_consent(
+                conn,
+                person,
+                vaccination=consent["vaccination"],
+                immunity=consent["immunity"],
+                test=consent["test"],
+            )
+            hes_repo.clear_events(conn, person)
+            for dose, ago in enumerate(spec.get("vaccinations_days_ago", []), start=1):
+                hes_repo.add_vaccination(conn, person, dose, "CoronaVac", now - ago * days)
+            for ago in spec.get("infections_days_ago", []):
+                hes_repo.add_infection(conn, person, now - ago * days)
+            for ago in spec.get("negative_tests_hours_ago", []):
+                hes_repo.add_pcr(conn, person, now - ago * hours, hes_repo.NEGATIVE)
+            if "risk_days_ago" in spec:
+                hes_repo.open_risk(conn, person, "case", now - spec["risk_days_ago"] * days)
+            expired = spec.get("expired", False)
+            hes_repo.upsert_code(
+                conn,
+                env=TEST_ENV,
+                code=fx.code,
+                person=person,
+                created_at=now - (400 if expired else 30) * days,
+                expires_at=now - days if expired else now + 365 * days,
+            )

@@ -1,0 +1,237 @@
+"""The HES query operations (DESIGN §4): single, bulk, plus, and the data entry behind them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine
+
+from saglik.domain import hescode
+from saglik.domain.clock import Clock
+from saglik.domain.hes import (
+    NO_EXPIRY,
+    CodeFacts,
+    HealthStatus,
+    HesError,
+    HesResult,
+    evaluate,
+)
+from saglik.domain.pseudonym import Pseudonymizer
+from saglik.domain.tckn import is_valid_tckn
+from saglik.domain.turkish import normalize_name
+from saglik.services.moi_outbox import risky_visit_report
+from saglik.store import hes_repo
+
+BULK_MAX = 500
+DEFAULT_VALIDITY = timedelta(days=365)
+RISK_KINDS = ("case", "contact")
+
+
+@dataclass(frozen=True, slots=True)
+class SingleOutcome:
+    """Exactly one of ``result`` and ``error`` is set; refs are recorded either way."""
+
+    result: HesResult | None
+    error: HesError | None
+    subject_refs: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class BulkOutcome:
+    success: dict[str, HesResult] = field(default_factory=dict)
+    """Keyed by each code exactly as sent."""
+    failure: dict[str, str] = field(default_factory=dict)
+    """Code as sent → errorKey."""
+    subject_refs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """Where a visitor check happened (the document: the querying location, not the person's)."""
+
+    institution_id: int
+    city: str
+    district: str
+    explicit_address: str
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class HesDataError(ValueError):
+    """Operator input that cannot be stored (bad identity number, unknown kind, …)."""
+
+
+class HesQueryService:
+    def __init__(self, engine: Engine, clock: Clock, pseudonymizer: Pseudonymizer) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._pseudonymizer = pseudonymizer
+
+    def _refs(self, facts: CodeFacts | None, key: str | None) -> tuple[str, ...]:
+        refs = []
+        if key is not None:
+            refs.append(self._pseudonymizer.code(key))
+        if facts is not None:
+            refs.append(self._pseudonymizer.person(facts.identity_number))
+        return tuple(refs)
+
+    def check(self, env: str, sent_code: str, *, plus: bool) -> SingleOutcome:
+        now = self._clock.now()
+        key = hescode.lookup_key(sent_code)
+        facts = None
+        if key is not None:
+            with self._engine.connect() as conn:
+                facts = hes_repo.find_facts(conn, env, [key], now, plus=plus).get(key)
+        refs = self._refs(facts, key)
+        try:
+            return SingleOutcome(evaluate(facts, now, plus=plus), None, refs)
+        except HesError as error:
+            return SingleOutcome(None, error, refs)
+
+    def check_visitor(
+        self, env: str, sent_code: str, visit: Visit
+    ) -> tuple[SingleOutcome, str | None]:
+        """The visitor check and, when it answers RISKY, the report owed to the Ministry of
+        Interior (the caller commits it with the audit record, DESIGN §4.5)."""
+        outcome = self.check(env, sent_code, plus=False)
+        result = outcome.result
+        if result is None or result.current_health_status is not HealthStatus.RISKY:
+            return outcome, None
+        person_ref = outcome.subject_refs[-1]
+        return outcome, risky_visit_report(
+            at=self._clock.now(), env=env, code=sent_code.upper(), person_ref=person_ref, visit=visit
+        )
+
+    def check_many(self, env: str, sent_codes: Sequence[str], *, plus: bool) -> BulkOutcome:
+        if len(sent_codes) > BULK_MAX:
+            raise ValueError(f"at most {BULK_MAX} codes per call")
+        now = self._clock.now()
+        keys = {sent: hescode.lookup_key(sent) for sent in sent_codes}
+        with self._engine.connect() as conn:
+            found = hes_repo.find_facts(
+                conn, env, [k for k in keys.values() if k is not None], now, plus=plus
+            )
+        outcome = BulkOutcome()
+        refs: list[str] = []
+        for sent, key in keys.items():
+            facts = found.get(key) if key is not None else None
+            refs.extend(self._refs(facts, key))
+            try:
+                outcome.success[sent] = evaluate(facts, now, plus=plus)
+            except HesError as error:
+                outcome.failure[sent] = error.error_key
+        outcome.subject_refs = tuple(dict.fromkeys(refs))
+        return outcome
+
+
+class HesDataService:
+    """Data entry for the HES side (minimal operator surface until the full lifecycle lands)."""
+
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def _person(self, conn: Connection, env: str, identity_number: str) -> int:
+        try:
+            return hes_repo.person_id(conn, env, identity_number)
+        except hes_repo.UnknownPersonError as exc:
+            raise HesDataError(str(exc)) from exc
+
+    def add_person(self, env: str, identity_number: str, first_name: str, last_name: str) -> None:
+        if not is_valid_tckn(identity_number):
+            raise HesDataError("not a valid T.C. Kimlik No (11 digits with check digits)")
+        first, last = normalize_name(first_name), normalize_name(last_name)
+        if not first or not last:
+            raise HesDataError("first and last name must not be blank")
+        with self._engine.begin() as conn:
+            hes_repo.upsert_person(
+                conn,
+                env=env,
+                identity_number=identity_number,
+                first_name=first,
+                last_name=last,
+                now=self._clock.now(),
+            )
+
+    def issue_code(
+        self,
+        env: str,
+        identity_number: str,
+        *,
+        valid_for: timedelta | None = DEFAULT_VALIDITY,
+        code: str | None = None,
+    ) -> tuple[str, datetime]:
+        """Issues a fresh unguessable code (or the given one); ``valid_for=None`` = no expiry."""
+        now = self._clock.now()
+        expires = NO_EXPIRY if valid_for is None else now + valid_for
+        if valid_for is not None and valid_for <= timedelta(0):
+            raise HesDataError("validity must be positive")
+        with self._engine.begin() as conn:
+            person = self._person(conn, env, identity_number)
+            chosen = code
+            if chosen is None:
+                chosen = hescode.generate_code()
+                while hes_repo.code_exists(conn, env, chosen):
+                    chosen = hescode.generate_code()
+            elif hescode.lookup_key(chosen) != chosen:
+                raise HesDataError("a code is 10 characters A-Z 0-9")
+            elif hes_repo.code_exists(conn, env, chosen):
+                raise HesDataError("that code exists already")
+            hes_repo.insert_code(
+                conn, env=env, code=chosen, person=person, created_at=now, expires_at=expires
+            )
+        return chosen, expires
+
+    def set_consent(
+        self, env: str, identity_number: str, *, vaccination: bool, immunity: bool, test: bool
+    ) -> None:
+        with self._engine.begin() as conn:
+            hes_repo.set_consent(
+                conn,
+                self._person(conn, env, identity_number),
+                vaccination=vaccination,
+                immunity=immunity,
+                test=test,
+            )
+
+    def open_risk(self, env: str, identity_number: str, kind: str, at: datetime | None = None) -> None:
+        if kind not in RISK_KINDS:
+            raise HesDataError(f"risk kind must be one of {', '.join(RISK_KINDS)}")
+        with self._engine.begin() as conn:
+            hes_repo.open_risk(
+                conn, self._person(conn, env, identity_number), kind, at or self._clock.now()
+            )
+
+    def close_risk(self, env: str, identity_number: str, at: datetime | None = None) -> int:
+        with self._engine.begin() as conn:
+            return hes_repo.close_risks(
+                conn, self._person(conn, env, identity_number), at or self._clock.now()
+            )
+
+    def vaccinate(
+        self, env: str, identity_number: str, dose: int, vaccine: str, at: datetime | None = None
+    ) -> None:
+        if dose < 1:
+            raise HesDataError("dose number starts at 1")
+        with self._engine.begin() as conn:
+            hes_repo.add_vaccination(
+                conn, self._person(conn, env, identity_number), dose, vaccine, at or self._clock.now()
+            )
+
+    def record_infection(self, env: str, identity_number: str, at: datetime | None = None) -> None:
+        with self._engine.begin() as conn:
+            hes_repo.add_infection(
+                conn, self._person(conn, env, identity_number), at or self._clock.now()
+            )
+
+    def record_pcr(
+        self, env: str, identity_number: str, negative: bool, at: datetime | None = None
+    ) -> None:
+        result = hes_repo.NEGATIVE if negative else hes_repo.POSITIVE
+        with self._engine.begin() as conn:
+            hes_repo.add_pcr(
+                conn, self._person(conn, env, identity_number), at or self._clock.now(), result
+            )
+

@@ -1,0 +1,142 @@
+"""Group commit for audit records (and the outbox rows that must commit with them).
+
+A request's answer may leave only after its audit record is committed. One transaction per request
+would make SQLite's single writer the bottleneck, so concurrent requests hand their records to one
+writer that commits whatever has gathered in a single transaction and then releases them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from saglik.store.schema import audit_events, audit_subjects, moi_outbox
+
+log = logging.getLogger("saglik.audit")
+
+
+@dataclass(slots=True)
+class AuditRecord:
+    occurred_at: datetime
+    env: str
+    service: str
+    method: str
+    status: int
+    outcome: str
+    latency_ms: float
+    client_ip: str | None
+    institution_id: int | None = None
+    user_id: int | None = None
+    subject_refs: tuple[str, ...] = ()
+    outbox_payload: str | None = None
+    """A Ministry of Interior report to enqueue in the same transaction, if any."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    record: AuditRecord
+    done: asyncio.Future[None] = field(repr=False)
+
+
+class AuditUnavailableError(Exception):
+    """The audit store could not commit; the call must not be answered as a success."""
+
+
+def write_batch(engine: Engine, records: list[AuditRecord]) -> None:
+    with engine.begin() as conn:
+        for record in records:
+            result = conn.execute(
+                audit_events.insert().values(
+                    occurred_at=record.occurred_at,
+                    env=record.env,
+                    service=record.service,
+                    method=record.method,
+                    institution_id=record.institution_id,
+                    user_id=record.user_id,
+                    status=record.status,
+                    outcome=record.outcome,
+                    latency_ms=record.latency_ms,
+                    client_ip=record.client_ip,
+                )
+            )
+            assert result.inserted_primary_key is not None
+            event_id = result.inserted_primary_key[0]
+            refs = list(dict.fromkeys(record.subject_refs))
+            if refs:
+                conn.execute(
+                    audit_subjects.insert(),
+                    [{"event_id": event_id, "subject_ref": ref} for ref in refs],
+                )
+            if record.outbox_payload is not None:
+                conn.execute(
+                    moi_outbox.insert().values(
+                        created_at=record.occurred_at,
+                        payload=record.outbox_payload,
+                        attempts=0,
+                        next_attempt_at=record.occurred_at,
+                    )
+                )
+
+
+class GroupCommitter:
+    """One writer thread; ``submit`` returns once the record is durable in the store."""
+
+    def __init__(self, engine: Engine, max_batch: int = 512) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._queue: list[_Pending] = []
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-writer")
+
+    def start(self) -> None:
+        self._wakeup = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="audit-writer")
+
+    async def submit(self, record: AuditRecord) -> None:
+        assert self._wakeup is not None, "GroupCommitter.start() was not called"
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(record, done))
+        self._wakeup.set()
+        await done
+
+    async def _run(self) -> None:
+        assert self._wakeup is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+                try:
+                    await loop.run_in_executor(
+                        self._executor, write_batch, self._engine, [p.record for p in batch]
+                    )
+                except Exception as exc:  # the store failed: every waiter learns it, none hangs
+                    log.error("audit batch of %d failed: %s", len(batch), type(exc).__name__)
+                    for pending in batch:
+                        if not pending.done.done():
+                            pending.done.set_exception(AuditUnavailableError())
+                else:
+                    for pending in batch:
+                        if not pending.done.done():
+                            pending.done.set_result(None)
+            if self._stopping:
+                return
+
+    async def close(self) -> None:
+        """Drain what is queued, then stop (graceful shutdown loses no audit record)."""
+        if self._task is None:
+            return
+        assert self._wakeup is not None
+        self._stopping = True
+        self._wakeup.set()
+        await self._task
+        self._executor.shutdown(wait=True)
+        self._task = None

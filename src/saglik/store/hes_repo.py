@@ -1,0 +1,246 @@
+"""HES data: persons, codes and the health events the plus fields are computed from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, exists, func, or_, select
+
+from saglik.domain.hes import CodeFacts
+from saglik.store.schema import (
+    hes_codes,
+    infections,
+    pcr_results,
+    persons,
+    risk_periods,
+    vaccinations,
+)
+
+NEGATIVE = "NEGATIVE"
+POSITIVE = "POSITIVE"
+
+
+class UnknownPersonError(Exception):
+    pass
+
+
+def _facts_query(now: datetime, *, plus: bool) -> Any:
+    person = persons.c.id
+    at_risk = exists().where(
+        risk_periods.c.person_id == person,
+        risk_periods.c.started_at <= now,
+        or_(risk_periods.c.ended_at.is_(None), risk_periods.c.ended_at > now),
+    )
+    columns: list[Any] = [
+        hes_codes.c.code,
+        hes_codes.c.expires_at,
+        hes_codes.c.cancelled_at,
+        persons.c.identity_number,
+        persons.c.first_name,
+        persons.c.last_name,
+        at_risk.label("at_risk"),
+        persons.c.consent_vaccination,
+        persons.c.consent_immunity,
+        persons.c.consent_test,
+    ]
+    if plus:
+        columns += [
+            select(func.count())
+            .where(vaccinations.c.person_id == person, vaccinations.c.administered_at <= now)
+            .scalar_subquery()
+            .label("doses"),
+            select(func.max(infections.c.diagnosed_at))
+            .where(infections.c.person_id == person, infections.c.diagnosed_at <= now)
+            .scalar_subquery()
+            .label("last_infection"),
+            select(func.max(pcr_results.c.sampled_at))
+            .where(
+                and_(
+                    pcr_results.c.person_id == person,
+                    pcr_results.c.result == NEGATIVE,
+                    pcr_results.c.sampled_at <= now,
+                )
+            )
+            .scalar_subquery()
+            .label("last_negative"),
+        ]
+    return select(*columns).join(persons, persons.c.id == hes_codes.c.person_id)
+
+
+def find_facts(
+    conn: Connection, env: str, codes: Iterable[str], now: datetime, *, plus: bool
+) -> dict[str, CodeFacts]:
+    """Facts for every known code among ``codes`` (already in lookup form), in one query."""
+    wanted = list(dict.fromkeys(codes))
+    if not wanted:
+        return {}
+    query = _facts_query(now, plus=plus).where(hes_codes.c.env == env)
+    query = query.where(hes_codes.c.code == wanted[0]) if len(wanted) == 1 else query.where(
+        hes_codes.c.code.in_(wanted)
+    )
+    found: dict[str, CodeFacts] = {}
+    for row in conn.execute(query):
+        found[row.code] = CodeFacts(
+            code=row.code,
+            expires_at=row.expires_at,
+            cancelled=row.cancelled_at is not None and row.cancelled_at <= now,
+            identity_number=row.identity_number,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            at_risk=bool(row.at_risk),
+            consent_vaccination=bool(row.consent_vaccination),
+            consent_immunity=bool(row.consent_immunity),
+            consent_test=bool(row.consent_test),
+            vaccine_doses=int(row.doses) if plus else 0,
+            last_infection_at=_aware(row.last_infection) if plus else None,
+            last_negative_test_at=_aware(row.last_negative) if plus else None,
+        )
+    return found
+
+
+def _aware(value: Any) -> datetime | None:
+    """Aggregates over a decorated column may come back raw on SQLite (a string or naive value)."""
+    from saglik.store.types import UtcDateTime
+
+    if value is None or (isinstance(value, datetime) and value.tzinfo is not None):
+        return value
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return UtcDateTime().process_result_value(value, None)  # type: ignore[arg-type]
+
+
+# --- data entry -------------------------------------------------------------------------------
+
+
+def person_id(conn: Connection, env: str, identity_number: str) -> int:
+    found = conn.execute(
+        select(persons.c.id).where(
+            persons.c.env == env, persons.c.identity_number == identity_number
+        )
+    ).scalar()
+    if found is None:
+        raise UnknownPersonError("no person with that identity number in this environment")
+    return int(found)
+
+
+def upsert_person(
+    conn: Connection,
+    *,
+    env: str,
+    identity_number: str,
+    first_name: str,
+    last_name: str,
+    now: datetime,
+) -> int:
+    existing = conn.execute(
+        select(persons.c.id).where(
+            persons.c.env == env, persons.c.identity_number == identity_number
+        )
+    ).scalar()
+    if existing is not None:
+        conn.execute(
+            persons.update()
+            .where(persons.c.id == existing)
+            .values(first_name=first_name, last_name=last_name)
+        )
+        return int(existing)
+    result = conn.execute(
+        persons.insert().values(
+            env=env,
+            identity_number=identity_number,
+            first_name=first_name,
+            last_name=last_name,
+            consent_vaccination=False,
+            consent_immunity=False,
+            consent_test=False,
+            created_at=now,
+        )
+    )
+    assert result.inserted_primary_key is not None
+    return int(result.inserted_primary_key[0])
+
+
+def set_consent(
+    conn: Connection, person: int, *, vaccination: bool, immunity: bool, test: bool
+) -> None:
+    conn.execute(
+        persons.update()
+        .where(persons.c.id == person)
+        .values(consent_vaccination=vaccination, consent_immunity=immunity, consent_test=test)
+    )
+
+
+def code_exists(conn: Connection, env: str, code: str) -> bool:
+    return (
+        conn.execute(
+            select(hes_codes.c.id).where(hes_codes.c.env == env, hes_codes.c.code == code)
+        ).first()
+        is not None
+    )
+
+
+def insert_code(
+    conn: Connection, *, env: str, code: str, person: int, created_at: datetime, expires_at: datetime
+) -> None:
+    conn.execute(
+        hes_codes.insert().values(
+            env=env, code=code, person_id=person, created_at=created_at, expires_at=expires_at
+        )
+    )
+
+
+def open_risk(conn: Connection, person: int, kind: str, started_at: datetime) -> None:
+    conn.execute(risk_periods.insert().values(person_id=person, kind=kind, started_at=started_at))
+
+
+def close_risks(conn: Connection, person: int, ended_at: datetime) -> int:
+    result = conn.execute(
+        risk_periods.update()
+        .where(risk_periods.c.person_id == person, risk_periods.c.ended_at.is_(None))
+        .values(ended_at=ended_at)
+    )
+    return int(result.rowcount)
+
+
+def add_vaccination(
+    conn: Connection, person: int, dose_number: int, vaccine: str, administered_at: datetime
+) -> None:
+    conn.execute(
+        vaccinations.insert().values(
+            person_id=person,
+            dose_number=dose_number,
+            vaccine=vaccine,
+            administered_at=administered_at,
+        )
+    )
+
+
+def add_infection(conn: Connection, person: int, diagnosed_at: datetime) -> None:
+    conn.execute(infections.insert().values(person_id=person, diagnosed_at=diagnosed_at))
+
+
+def add_pcr(conn: Connection, person: int, sampled_at: datetime, result: str) -> None:
+    conn.execute(pcr_results.insert().values(person_id=person, sampled_at=sampled_at, result=result))
+
+
+def clear_events(conn: Connection, person: int) -> None:
+    """Remove a person's health events (used to refresh time-relative test fixtures)."""
+    for table in (risk_periods, vaccinations, infections, pcr_results):
+        conn.execute(table.delete().where(table.c.person_id == person))
+
+
+def upsert_code(
+    conn: Connection, *, env: str, code: str, person: int, created_at: datetime, expires_at: datetime
+) -> None:
+    """Point ``code`` at ``person`` with the given times, active (fixtures use this)."""
+    result = conn.execute(
+        hes_codes.update()
+        .where(hes_codes.c.env == env, hes_codes.c.code == code)
+        .values(person_id=person, created_at=created_at, expires_at=expires_at, cancelled_at=None)
+    )
+    if result.rowcount == 0:
+        insert_code(
+            conn, env=env, code=code, person=person, created_at=created_at, expires_at=expires_at
+        )

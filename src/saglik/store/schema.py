@@ -1,0 +1,184 @@
+"""The tables. Every environment-specific row carries ``env`` ('live' | 'test'): one store, two
+separated data sets, as the two base paths require."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from saglik.store.types import UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+instance_state = Table(
+    "instance_state",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+"""Small named values: the audit pseudonymisation key, the credentials change counter."""
+
+institutions = Table(
+    "institutions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+service_users = Table(
+    "service_users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("institution_id", ForeignKey("institutions.id"), nullable=False),
+    Column("env", String(4), nullable=False),
+    Column("username", String(100), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("province_code", SmallInteger, nullable=True),
+    Column("district_code", Integer, nullable=True),
+    Column("ip_allowlist", Text, nullable=True),
+    Column("rate_limit", String(40), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("env", "username", name="uq_service_users_env_username"),
+)
+
+user_rights = Table(
+    "user_rights",
+    metadata,
+    Column("user_id", ForeignKey("service_users.id", ondelete="CASCADE"), primary_key=True),
+    Column("method", String(64), primary_key=True),
+)
+
+persons = Table(
+    "persons",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("env", String(4), nullable=False),
+    Column("identity_number", String(11), nullable=False),
+    Column("first_name", String(200), nullable=False),
+    Column("last_name", String(200), nullable=False),
+    Column("consent_vaccination", Boolean, nullable=False, default=False),
+    Column("consent_immunity", Boolean, nullable=False, default=False),
+    Column("consent_test", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("env", "identity_number", name="uq_persons_env_identity_number"),
+)
+
+hes_codes = Table(
+    "hes_codes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("env", String(4), nullable=False),
+    Column("code", String(10), nullable=False),
+    Column("person_id", ForeignKey("persons.id"), nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("cancelled_at", UtcDateTime, nullable=True),
+    UniqueConstraint("env", "code", name="uq_hes_codes_env_code"),
+)
+
+risk_periods = Table(
+    "risk_periods",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("person_id", ForeignKey("persons.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime, nullable=True),
+    Index("ix_risk_periods_person", "person_id", "started_at"),
+)
+
+vaccinations = Table(
+    "vaccinations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("person_id", ForeignKey("persons.id"), nullable=False),
+    Column("dose_number", SmallInteger, nullable=False),
+    Column("vaccine", String(100), nullable=False),
+    Column("administered_at", UtcDateTime, nullable=False),
+    Index("ix_vaccinations_person", "person_id", "administered_at"),
+)
+
+infections = Table(
+    "infections",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("person_id", ForeignKey("persons.id"), nullable=False),
+    Column("diagnosed_at", UtcDateTime, nullable=False),
+    Index("ix_infections_person", "person_id", "diagnosed_at"),
+)
+"""Confirmed COVID-19 infections only."""
+
+pcr_results = Table(
+    "pcr_results",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("person_id", ForeignKey("persons.id"), nullable=False),
+    Column("sampled_at", UtcDateTime, nullable=False),
+    Column("result", String(8), nullable=False),
+    Index("ix_pcr_results_person", "person_id", "result", "sampled_at"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("env", String(4), nullable=False),
+    Column("service", String(8), nullable=False),
+    Column("method", String(64), nullable=False),
+    Column("institution_id", Integer, nullable=True),
+    Column("user_id", Integer, nullable=True),
+    Column("status", SmallInteger, nullable=False),
+    Column("outcome", String(64), nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("client_ip", String(45), nullable=True),
+    Index("ix_audit_events_institution_time", "institution_id", "occurred_at"),
+    Index("ix_audit_events_time", "occurred_at"),
+)
+"""Append-only. No clear code, identity number or name is ever written here."""
+
+audit_subjects = Table(
+    "audit_subjects",
+    metadata,
+    Column("event_id", ForeignKey("audit_events.id"), primary_key=True),
+    Column("subject_ref", String(64), primary_key=True),
+    Index("ix_audit_subjects_ref", "subject_ref"),
+)
+"""Pseudonymous references (keyed HMAC) of every code or person a call touched."""
+
+moi_outbox = Table(
+    "moi_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Column("last_error", String(200), nullable=True),
+    Index("ix_moi_outbox_pending", "delivered_at", "next_attempt_at"),
+)
+"""Risky visitor reports for the Ministry of Interior, written with the audit record (§4.5)."""

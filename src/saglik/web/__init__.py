@@ -1,0 +1,1 @@
+"""The ASGI application: G2G routes, the gateway, wire rendering, docs and probes."""

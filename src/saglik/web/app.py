@@ -1,0 +1,146 @@
+"""Application factory: wires store, services, gateway and routes; owns start-up and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, text
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from saglik.config import Settings
+from saglik.domain.clock import Clock, SystemClock
+from saglik.domain.pseudonym import Pseudonymizer
+from saglik.services.authn import Authenticator
+from saglik.services.fixtures import REFRESH_INTERVAL, apply_hes_fixtures
+from saglik.services.hes import HesQueryService
+from saglik.services.moi_outbox import deliver_due
+from saglik.store import migrate, state
+from saglik.store.audit_writer import GroupCommitter
+from saglik.store.engine import make_engine
+from saglik.web import docs, problems
+from saglik.web.gateway import Gateway
+from saglik.web.hes_routes import HesEndpoints
+from saglik.web.logs import AccessLogMiddleware
+from saglik.web.moi_sender import http_sender
+
+log = logging.getLogger("saglik.app")
+
+
+async def _every(seconds: float, work: Any, name: str) -> None:
+    """Runs ``work()`` forever on an interval; a failure is logged and retried, never fatal."""
+    while True:
+        try:
+            await work()
+        except Exception as exc:
+            log.error("%s failed: %s", name, type(exc).__name__)
+        await asyncio.sleep(seconds)
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None, engine: Engine | None = None
+) -> Starlette:
+    settings = settings or Settings.from_env()
+    clock = clock or SystemClock()
+    engine = engine or make_engine(settings.database_url)
+    with engine.begin() as conn:
+        key = state.get_or_create_secret(conn, state.AUDIT_KEY)
+    pseudonymizer = Pseudonymizer(bytes.fromhex(key))
+    committer = GroupCommitter(engine, max_batch=settings.audit_batch_max)
+    authenticator = Authenticator(
+        engine,
+        poll_seconds=settings.change_poll_seconds,
+        fixed_delay_seconds=settings.credential_cache_seconds,
+    )
+    gateway = Gateway(authenticator, committer, clock, settings.trusted_proxies)
+    hes = HesEndpoints(HesQueryService(engine, clock, pseudonymizer), gateway)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        committer.start()
+        tasks = []
+
+        async def refresh_fixtures() -> None:
+            await asyncio.to_thread(apply_hes_fixtures, engine, clock)
+
+        tasks.append(
+            asyncio.create_task(_every(REFRESH_INTERVAL.total_seconds(), refresh_fixtures, "fixtures"))
+        )
+        client = httpx.AsyncClient(timeout=10)
+        if settings.moi_endpoint and settings.moi_secret:
+            send = http_sender(client, settings.moi_endpoint)
+            secret = settings.moi_secret
+
+            async def deliver() -> None:
+                await deliver_due(engine, clock, send, secret)
+
+            tasks.append(asyncio.create_task(_every(1.0, deliver, "moi-delivery")))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await client.aclose()
+            await committer.close()
+            log.info("shut down cleanly")
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> Response:
+        def check() -> str | None:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            current = migrate.current_revision(engine)
+            return None if current == migrate.head_revision() else "schema not at head"
+
+        try:
+            problem = await asyncio.to_thread(check)
+        except Exception as exc:
+            problem = f"database unreachable ({type(exc).__name__})"
+        if problem:
+            return JSONResponse({"status": "unavailable", "reason": problem}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    async def http_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return problems.http_problem(exc.status_code, str(exc.detail), exc.headers)
+
+    async def unexpected(_request: Request, exc: Exception) -> Response:
+        log.error("unhandled %s", type(exc).__name__)
+        return problems.http_problem(500, "Internal error")
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        *hes.routes(),
+        *docs.routes(),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(AccessLogMiddleware)],
+        exception_handlers={HTTPException: http_error, Exception: unexpected},
+    )
+    app.state.engine = engine
+    app.state.clock = clock
+    return app
+
+
+def serve_app() -> Starlette:
+    """The factory ``saglik serve`` hands to uvicorn: every worker process configures its own logs."""
+    from saglik.web.logs import configure_logging
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,125 @@
+"""HES wire formats: request validation (one model per method) and result rendering (field order
+and date formats exactly as DESIGN §4.2)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
+
+from saglik.domain.hes import HesResult
+from saglik.services.hes import BULK_MAX
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("not_blank", "must not be blank")
+    return value
+
+
+NotBlank = Annotated[str, AfterValidator(_not_blank)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True)
+
+
+class Location(_Strict):
+    latitude: Annotated[float, Field(ge=-90, le=90)]
+    longitude: Annotated[float, Field(ge=-180, le=180)]
+
+
+class VisitorRequest(_Strict):
+    hes_code: NotBlank
+    city: NotBlank
+    district: NotBlank
+    explicit_address: NotBlank
+    location: Location | None = None
+
+
+class CodeRequest(_Strict):
+    hes_code: NotBlank
+
+
+BulkRequest = Annotated[list[CodeRequest], Field(min_length=1, max_length=BULK_MAX)]
+
+VISITOR = TypeAdapter(VisitorRequest)
+SINGLE = TypeAdapter(CodeRequest)
+BULK: TypeAdapter[list[CodeRequest]] = TypeAdapter(BulkRequest)
+
+OBJECT_NAMES = {VISITOR: "visitorHesCodeRequest", SINGLE: "hesCodeRequest", BULK: "hesCodeRequests"}
+_ROOT_FIELD = {VISITOR: "body", SINGLE: "body", BULK: "hes_codes"}
+
+# pydantic error type → the Bean Validation constraint name a JHipster service reports
+_CONSTRAINT = {
+    "missing": "NotNull",
+    "not_blank": "NotBlank",
+    "too_short": "Size",
+    "too_long": "Size",
+    "greater_than_equal": "DecimalMin",
+    "less_than_equal": "DecimalMax",
+    "finite_number": "DecimalMax",
+}
+
+
+class UnparseableJson(Exception):
+    pass
+
+
+def _field(adapter: TypeAdapter[Any], loc: tuple[int | str, ...]) -> str:
+    name = _ROOT_FIELD[adapter] if adapter is BULK or not loc else ""
+    for part in loc:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            name += f".{part}" if name else part
+    return name
+
+
+def parse(adapter: TypeAdapter[Any], body: bytes) -> tuple[Any, list[dict[str, str]]]:
+    """``(request, [])`` or ``(None, fieldErrors)``; raises ``UnparseableJson`` for broken JSON."""
+    try:
+        return adapter.validate_json(body), []
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        if any(e["type"] == "json_invalid" for e in errors):
+            raise UnparseableJson from None
+        object_name = OBJECT_NAMES[adapter]
+        field_errors = [
+            {
+                "objectName": object_name,
+                "field": _field(adapter, tuple(e["loc"])),
+                "message": _CONSTRAINT.get(e["type"], "TypeMismatch"),
+            }
+            for e in errors
+        ]
+        return None, field_errors
+
+
+def _utc_seconds(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _utc_millis(moment: datetime) -> str:
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def render_result(result: HesResult) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "expiration_date": _utc_seconds(result.expiration_date),
+        "current_health_status": result.current_health_status.value,
+        "masked_firstname": result.masked_firstname,
+        "masked_identity_number": result.masked_identity_number,
+        "masked_lastname": result.masked_lastname,
+    }
+    if result.plus is not None:
+        plus = result.plus
+        negative = plus.last_negative_test_date
+        out["is_vaccinated"] = plus.is_vaccinated
+        out["is_immune"] = plus.is_immune
+        out["last_negative_test_date"] = _utc_millis(negative) if negative is not None else None
+        out["is_test_data_shared"] = plus.is_test_data_shared
+    return out
