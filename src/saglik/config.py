@@ -12,7 +12,9 @@ DEFAULT_DATABASE_URL = "sqlite:///saglik.db"
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     credential_cache_seconds: float = 0.0
-    """Extra delay before a changed credential is seen; 0 = at once (the ÖBS document warns of 5 min)."""
+    """Extra delay before a changed credential is seen; 0 = at once.
+
+    The ÖBS document warns of a 5-minute delay; a sandbox can reproduce it."""
     change_poll_seconds: float = 0.5
     audit_batch_max: int = 512
     moi_endpoint: str | None = None
@@ -23,7 +25,9 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        proxies = tuple(p.strip() for p in env.get("SAGLIK_TRUSTED_PROXIES", "").split(",") if p.strip())
+        proxies = tuple(
+            p.strip() for p in env.get("SAGLIK_TRUSTED_PROXIES", "").split(",") if p.strip()
+        )
         return cls(
             database_url=env.get("SAGLIK_DATABASE_URL", DEFAULT_DATABASE_URL),
             credential_cache_seconds=float(env.get("SAGLIK_CREDENTIAL_DELAY_SECONDS", "0")),

@@ -12,7 +12,9 @@ from saglik.cli.context import clear_errors, clock, console, fail, migrated_engi
 from saglik.domain.methods import ALL_METHODS
 from saglik.services.accounts import AccountService, IssuedCredential
 
-institution_app = typer.Typer(help="Institutions (kurum) that hold service users.", no_args_is_help=True)
+institution_app = typer.Typer(
+    help="Institutions (kurum) that hold service users.", no_args_is_help=True
+)
 user_app = typer.Typer(help="Service users: credentials, rights, scope.", no_args_is_help=True)
 
 EnvOption = Annotated[str, typer.Option("--env", help="Environment: test or live.")]
@@ -51,14 +53,17 @@ def user_add(
     env: EnvOption,
     method: Annotated[
         list[str] | None,
-        typer.Option("--method", help=f"A granted method; repeat for more. Known: {', '.join(ALL_METHODS)}"),
+        typer.Option(
+            "--method", help=f"A granted method; repeat for more. Known: {', '.join(ALL_METHODS)}"
+        ),
     ] = None,
     all_methods: Annotated[bool, typer.Option("--all-methods", help="Grant every method.")] = False,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
     ip: Annotated[
-        list[str] | None, typer.Option("--ip", help="Allowed client network (CIDR); repeat for more.")
+        list[str] | None,
+        typer.Option("--ip", help="Allowed client network (CIDR); repeat for more."),
     ] = None,
     rate_limit: Annotated[
         str | None, typer.Option(help="Calls allowed per window, e.g. 100/second or 5000/hour.")
@@ -100,7 +105,9 @@ def user_reset_password(
 @user_app.command("list")
 def user_list() -> None:
     """List service users with their rights (never their passwords)."""
-    table = Table("env", "username", "institution", "active", "methods", "ip allow-list", "rate limit")
+    table = Table(
+        "env", "username", "institution", "active", "methods", "ip allow-list", "rate limit"
+    )
     for user in _service().list_users():
         table.add_row(
             user.env,

@@ -16,7 +16,9 @@ from saglik.services.hes import HesDataService
 app = typer.Typer(help="HES data: test codes and data entry.", no_args_is_help=True)
 person_app = typer.Typer(help="Persons (code holders).", no_args_is_help=True)
 code_app = typer.Typer(help="HES codes.", no_args_is_help=True)
-risk_app = typer.Typer(help="Risk periods (isolation of a case, quarantine of a contact).", no_args_is_help=True)
+risk_app = typer.Typer(
+    help="Risk periods (isolation of a case, quarantine of a contact).", no_args_is_help=True
+)
 app.add_typer(person_app, name="person")
 app.add_typer(code_app, name="code")
 app.add_typer(risk_app, name="risk")
@@ -40,7 +42,9 @@ def _aware(at: datetime | None) -> datetime | None:
 
 
 @app.command("test-codes")
-def test_codes(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def list_test_codes(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """List the test environment's fixture codes by category (the document's empty table)."""
     fixtures = hes_fixtures()
     if as_json:
@@ -146,7 +150,11 @@ def consent(
     test: Annotated[bool, typer.Option("--test/--no-test")] = False,
     env: Env = "live",
 ) -> None:
-    """Set what the person shares through plus queries ("HES Kod Ayarları"); unnamed items are not shared."""
+    """Set what the person shares through plus queries ("HES Kod Ayarları").
+
+    Items not named are not shared."""
     with clear_errors():
-        _service().set_consent(env, identity_number, vaccination=vaccination, immunity=immunity, test=test)
+        _service().set_consent(
+            env, identity_number, vaccination=vaccination, immunity=immunity, test=test
+        )
     console.print("consent saved")

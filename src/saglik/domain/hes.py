@@ -82,7 +82,9 @@ def months_before(moment: datetime, months: int) -> datetime:
     total = local.year * 12 + (local.month - 1) - months
     year, month = divmod(total, 12)
     month += 1
-    days_in_month = (datetime(year + (month == 12), month % 12 + 1, 1) - datetime(year, month, 1)).days
+    days_in_month = (
+        datetime(year + (month == 12), month % 12 + 1, 1) - datetime(year, month, 1)
+    ).days
     shifted = local.replace(year=year, month=month, day=min(local.day, days_in_month))
     return shifted.astimezone(UTC)
 

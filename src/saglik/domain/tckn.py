@@ -28,5 +28,5 @@ def complete_tckn(first_nine: str) -> str:
 
 
 def random_tckn(rng: random.Random) -> str:
-    """A checksum-valid number for synthetic data; never a real person's by construction of intent."""
+    """A checksum-valid number for synthetic data and tests."""
     return complete_tckn(str(rng.randint(100_000_000, 999_999_999)))

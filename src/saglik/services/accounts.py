@@ -115,7 +115,9 @@ class AccountService:
             )
         return IssuedCredential(username=username, env=env, password=secret)
 
-    def reset_password(self, username: str, env: str, password: str | None = None) -> IssuedCredential:
+    def reset_password(
+        self, username: str, env: str, password: str | None = None
+    ) -> IssuedCredential:
         _check_env(env)
         secret = password if password is not None else generate_password()
         with self._engine.begin() as conn:

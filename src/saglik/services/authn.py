@@ -51,7 +51,9 @@ class Principal:
 
 
 class Authenticator:
-    def __init__(self, engine: Engine, *, poll_seconds: float, fixed_delay_seconds: float = 0) -> None:
+    def __init__(
+        self, engine: Engine, *, poll_seconds: float, fixed_delay_seconds: float = 0
+    ) -> None:
         self._engine = engine
         self._poll = poll_seconds
         self._fixed_delay = fixed_delay_seconds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from sqlalchemy import Engine
@@ -41,10 +42,8 @@ def ensure_sandbox_user(engine: Engine, clock: Clock) -> IssuedCredential | None
         if accounts_repo.count_users(conn, "test"):
             return None
     accounts = AccountService(engine, clock)
-    try:
+    with contextlib.suppress(accounts_repo.DuplicateError):
         accounts.add_institution(SANDBOX_INSTITUTION)
-    except accounts_repo.DuplicateError:
-        pass
     return accounts.add_user(
         username=SANDBOX_USER, institution=SANDBOX_INSTITUTION, env="test", methods=ALL_METHODS
     )

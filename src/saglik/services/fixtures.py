@@ -35,7 +35,9 @@ class HesFixture:
 
 @cache
 def hes_fixtures() -> tuple[HesFixture, ...]:
-    raw = json.loads(resources.files("saglik.data").joinpath("hes_fixtures.json").read_text("utf-8"))
+    raw = json.loads(
+        resources.files("saglik.data").joinpath("hes_fixtures.json").read_text("utf-8")
+    )
     return tuple(
         HesFixture(
             code=item["code"],

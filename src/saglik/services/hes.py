@@ -101,7 +101,11 @@ class HesQueryService:
             return outcome, None
         person_ref = outcome.subject_refs[-1]
         return outcome, risky_visit_report(
-            at=self._clock.now(), env=env, code=sent_code.upper(), person_ref=person_ref, visit=visit
+            at=self._clock.now(),
+            env=env,
+            code=sent_code.upper(),
+            person_ref=person_ref,
+            visit=visit,
         )
 
     def check_many(self, env: str, sent_codes: Sequence[str], *, plus: bool) -> BulkOutcome:
@@ -196,7 +200,9 @@ class HesDataService:
                 test=test,
             )
 
-    def open_risk(self, env: str, identity_number: str, kind: str, at: datetime | None = None) -> None:
+    def open_risk(
+        self, env: str, identity_number: str, kind: str, at: datetime | None = None
+    ) -> None:
         if kind not in RISK_KINDS:
             raise HesDataError(f"risk kind must be one of {', '.join(RISK_KINDS)}")
         with self._engine.begin() as conn:
@@ -217,7 +223,11 @@ class HesDataService:
             raise HesDataError("dose number starts at 1")
         with self._engine.begin() as conn:
             hes_repo.add_vaccination(
-                conn, self._person(conn, env, identity_number), dose, vaccine, at or self._clock.now()
+                conn,
+                self._person(conn, env, identity_number),
+                dose,
+                vaccine,
+                at or self._clock.now(),
             )
 
     def record_infection(self, env: str, identity_number: str, at: datetime | None = None) -> None:
@@ -234,4 +244,3 @@ class HesDataService:
             hes_repo.add_pcr(
                 conn, self._person(conn, env, identity_number), at or self._clock.now(), result
             )
-

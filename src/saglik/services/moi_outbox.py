@@ -52,7 +52,9 @@ def backoff(attempts: int) -> timedelta:
     return min(MAX_BACKOFF, timedelta(seconds=2 ** min(attempts, 12)))
 
 
-async def deliver_due(engine: Engine, clock: Clock, send: Sender, secret: str, limit: int = 50) -> int:
+async def deliver_due(
+    engine: Engine, clock: Clock, send: Sender, secret: str, limit: int = 50
+) -> int:
     """Sends what is due; returns how many were acknowledged. A crash between send and mark
     re-sends the report later: receivers deduplicate by ``report_id``."""
     now = clock.now()
@@ -66,7 +68,10 @@ async def deliver_due(engine: Engine, clock: Clock, send: Sender, secret: str, l
     delivered = 0
     for row in rows:
         body = row.payload.encode()
-        headers = {"Content-Type": "application/json", "X-Saglik-Signature": signature(secret, body)}
+        headers = {
+            "Content-Type": "application/json",
+            "X-Saglik-Signature": signature(secret, body),
+        }
         try:
             ok = await send(body, headers)
             error = None if ok else "rejected"
@@ -75,7 +80,9 @@ async def deliver_due(engine: Engine, clock: Clock, send: Sender, secret: str, l
         with engine.begin() as conn:
             if ok:
                 conn.execute(
-                    moi_outbox.update().where(moi_outbox.c.id == row.id).values(delivered_at=clock.now())
+                    moi_outbox.update()
+                    .where(moi_outbox.c.id == row.id)
+                    .values(delivered_at=clock.now())
                 )
                 delivered += 1
             else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, func, select
@@ -92,7 +91,9 @@ def add_user(
     assert result.inserted_primary_key is not None
     user_id = int(result.inserted_primary_key[0])
     if methods:
-        conn.execute(user_rights.insert(), [{"user_id": user_id, "method": m} for m in sorted(methods)])
+        conn.execute(
+            user_rights.insert(), [{"user_id": user_id, "method": m} for m in sorted(methods)]
+        )
     state.bump_credentials_version(conn)
     return user_id
 

@@ -77,8 +77,10 @@ def find_facts(
     if not wanted:
         return {}
     query = _facts_query(now, plus=plus).where(hes_codes.c.env == env)
-    query = query.where(hes_codes.c.code == wanted[0]) if len(wanted) == 1 else query.where(
-        hes_codes.c.code.in_(wanted)
+    query = (
+        query.where(hes_codes.c.code == wanted[0])
+        if len(wanted) == 1
+        else query.where(hes_codes.c.code.in_(wanted))
     )
     found: dict[str, CodeFacts] = {}
     for row in conn.execute(query):
@@ -94,21 +96,10 @@ def find_facts(
             consent_immunity=bool(row.consent_immunity),
             consent_test=bool(row.consent_test),
             vaccine_doses=int(row.doses) if plus else 0,
-            last_infection_at=_aware(row.last_infection) if plus else None,
-            last_negative_test_at=_aware(row.last_negative) if plus else None,
+            last_infection_at=row.last_infection if plus else None,
+            last_negative_test_at=row.last_negative if plus else None,
         )
     return found
-
-
-def _aware(value: Any) -> datetime | None:
-    """Aggregates over a decorated column may come back raw on SQLite (a string or naive value)."""
-    from saglik.store.types import UtcDateTime
-
-    if value is None or (isinstance(value, datetime) and value.tzinfo is not None):
-        return value
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return UtcDateTime().process_result_value(value, None)  # type: ignore[arg-type]
 
 
 # --- data entry -------------------------------------------------------------------------------
@@ -182,7 +173,13 @@ def code_exists(conn: Connection, env: str, code: str) -> bool:
 
 
 def insert_code(
-    conn: Connection, *, env: str, code: str, person: int, created_at: datetime, expires_at: datetime
+    conn: Connection,
+    *,
+    env: str,
+    code: str,
+    person: int,
+    created_at: datetime,
+    expires_at: datetime,
 ) -> None:
     conn.execute(
         hes_codes.insert().values(
@@ -222,7 +219,9 @@ def add_infection(conn: Connection, person: int, diagnosed_at: datetime) -> None
 
 
 def add_pcr(conn: Connection, person: int, sampled_at: datetime, result: str) -> None:
-    conn.execute(pcr_results.insert().values(person_id=person, sampled_at=sampled_at, result=result))
+    conn.execute(
+        pcr_results.insert().values(person_id=person, sampled_at=sampled_at, result=result)
+    )
 
 
 def clear_events(conn: Connection, person: int) -> None:
@@ -232,7 +231,13 @@ def clear_events(conn: Connection, person: int) -> None:
 
 
 def upsert_code(
-    conn: Connection, *, env: str, code: str, person: int, created_at: datetime, expires_at: datetime
+    conn: Connection,
+    *,
+    env: str,
+    code: str,
+    person: int,
+    created_at: datetime,
+    expires_at: datetime,
 ) -> None:
     """Point ``code`` at ``person`` with the given times, active (fixtures use this)."""
     result = conn.execute(

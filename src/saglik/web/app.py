@@ -73,7 +73,9 @@ def create_app(
             await asyncio.to_thread(apply_hes_fixtures, engine, clock)
 
         tasks.append(
-            asyncio.create_task(_every(REFRESH_INTERVAL.total_seconds(), refresh_fixtures, "fixtures"))
+            asyncio.create_task(
+                _every(REFRESH_INTERVAL.total_seconds(), refresh_fixtures, "fixtures")
+            )
         )
         client = httpx.AsyncClient(timeout=10)
         if settings.moi_endpoint and settings.moi_secret:
@@ -138,7 +140,9 @@ def create_app(
 
 
 def serve_app() -> Starlette:
-    """The factory ``saglik serve`` hands to uvicorn: every worker process configures its own logs."""
+    """The factory ``saglik serve`` hands to uvicorn.
+
+    Every worker process is a fresh interpreter, so each configures its own logs here."""
     from saglik.web.logs import configure_logging
 
     settings = Settings.from_env()

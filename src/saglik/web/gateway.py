@@ -76,7 +76,9 @@ class Gateway:
         peer = request.client.host if request.client else None
         if not self._trusted or peer is None or not self._is_trusted(peer):
             return peer
-        hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+        hops = [
+            h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()
+        ]
         for hop in reversed(hops):
             if not self._is_trusted(hop):
                 return hop
@@ -89,7 +91,9 @@ class Gateway:
             return False
         return any(ip in net for net in self._trusted)
 
-    async def admit(self, request: Request, env: str, method: str, client_ip: str | None) -> Admission:
+    async def admit(
+        self, request: Request, env: str, method: str, client_ip: str | None
+    ) -> Admission:
         credentials = _basic_credentials(request.headers.get("authorization"))
         if credentials is None:
             return Admission(None, Denial.UNAUTHENTICATED)
@@ -112,7 +116,9 @@ class Gateway:
             key = str(principal.user_id)
             if not self._limiter.hit(limit, key):
                 reset = self._limiter.get_window_stats(limit, key).reset_time
-                return Admission(principal, Denial.RATE_LIMITED, max(1, math.ceil(reset - time.time())))
+                return Admission(
+                    principal, Denial.RATE_LIMITED, max(1, math.ceil(reset - time.time()))
+                )
         return Admission(principal)
 
     async def audit(

@@ -6,6 +6,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import TypeAdapter
 from pydantic_core import to_json
 from starlette.requests import Request
 from starlette.responses import Response
@@ -79,7 +80,7 @@ class HesEndpoints:
             "check-hes-codes": lambda env, req, _a: self._bulk(env, req, plus=False),
             "check-hes-codes-plus": lambda env, req, _a: self._bulk(env, req, plus=True),
         }
-        self._adapters = {
+        self._adapters: dict[str, TypeAdapter[Any]] = {
             "check-visitor-hes-code": hes_wire.VISITOR,
             "check-employee-hes-code": hes_wire.SINGLE,
             "check-hes-code-plus": hes_wire.SINGLE,
@@ -90,7 +91,9 @@ class HesEndpoints:
     def routes(self) -> list[Route]:
         return [
             Route("/services/g2g/saglik/hes/{method}", self._for_env("live"), methods=["POST"]),
-            Route("/services/g2g/test/saglik/hes/{method}", self._for_env("test"), methods=["POST"]),
+            Route(
+                "/services/g2g/test/saglik/hes/{method}", self._for_env("test"), methods=["POST"]
+            ),
         ]
 
     def _for_env(self, env: str) -> Callable[[Request], Awaitable[Response]]:
@@ -131,7 +134,8 @@ class HesEndpoints:
         content_type = request.headers.get("content-type", "")
         if content_type.split(";")[0].strip().lower() != JSON:
             return _Handled(
-                problems.http_problem(415, "Content-Type must be application/json"), "bad-media-type"
+                problems.http_problem(415, "Content-Type must be application/json"),
+                "bad-media-type",
             )
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
@@ -173,4 +177,3 @@ class HesEndpoints:
             "unsuccess_map": outcome.failure,
         }
         return _Handled(_ok(payload), "ok", outcome.subject_refs)
-

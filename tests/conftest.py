@@ -1,0 +1,190 @@
+"""Shared fixtures: a real store per backend (SQLite file and a fresh PostgreSQL database per run),
+a real server on a loopback socket, a manual clock the server reads, and data factories.
+
+Every test that uses ``store`` (directly or through ``server``) runs once per backend. PostgreSQL
+is required when CI=true (the test fails if the server is unreachable); elsewhere it is skipped
+with the reason. SAGLIK_TEST_BACKENDS=sqlite restricts a local run to one backend.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+
+from saglik.config import Settings
+from saglik.domain.clock import ManualClock
+from saglik.domain.methods import ALL_METHODS
+from saglik.domain.tckn import random_tckn
+from saglik.services.accounts import AccountService
+from saglik.services.hes import HesDataService
+from saglik.store import migrate
+from saglik.store.engine import make_engine
+from saglik.web.app import create_app
+
+BASE_TIME = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
+PG_ADMIN_URL = os.environ.get("SAGLIK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+BACKENDS = [
+    b.strip() for b in os.environ.get("SAGLIK_TEST_BACKENDS", "sqlite,postgresql").split(",") if b
+]
+
+
+def _pg_dsn(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+@pytest.fixture(scope="session")
+def clock() -> ManualClock:
+    return ManualClock(BASE_TIME)
+
+
+@pytest.fixture(autouse=True)
+def _reset_clock(clock: ManualClock) -> Iterator[None]:
+    clock.set(BASE_TIME)
+    yield
+    clock.set(BASE_TIME)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A migrated, empty store of its own for this test run."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "saglik.db"
+        engine = make_engine(f"sqlite:///{path}")
+        migrate.upgrade(engine)
+        yield engine
+        engine.dispose()
+        return
+    name = f"saglik_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = psycopg.connect(_pg_dsn(PG_ADMIN_URL), autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL unreachable at {PG_ADMIN_URL} under CI: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL} (set CI=true to require it)")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+    with psycopg.connect(_pg_dsn(PG_ADMIN_URL), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    engine: Engine
+    clock: ManualClock
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=10, **kwargs)  # type: ignore[arg-type]
+
+
+def start_server(engine: Engine, clock: ManualClock, settings: Settings) -> tuple[uvicorn.Server, threading.Thread, str]:
+    """Runs the real app under uvicorn in a thread, on a loopback port; returns once it listens."""
+    app = create_app(settings, clock=clock, engine=engine)
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("test server did not start")
+        time.sleep(0.02)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def server(store: Engine, clock: ManualClock) -> Iterator[LiveServer]:
+    settings = Settings(database_url="unused-engine-injected", change_poll_seconds=0)
+    srv, thread, base_url = start_server(store, clock, settings)
+    yield LiveServer(base_url, store, clock)
+    srv.should_exit = True
+    thread.join(timeout=15)
+
+
+@pytest.fixture
+def accounts(store: Engine, clock: ManualClock) -> AccountService:
+    return AccountService(store, clock)
+
+
+@pytest.fixture
+def hes_data(store: Engine, clock: ManualClock) -> HesDataService:
+    return HesDataService(store, clock)
+
+
+@dataclass(frozen=True)
+class Credential:
+    username: str
+    password: str
+    env: str
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        return (self.username, self.password)
+
+
+@pytest.fixture
+def make_user(accounts: AccountService) -> Callable[..., Credential]:
+    """``make_user(env="test", methods=ALL_METHODS, **options)`` → a fresh user of a fresh institution."""
+
+    def make(env: str = "test", methods: tuple[str, ...] = ALL_METHODS, **options: object) -> Credential:
+        institution = f"Kurum {uuid.uuid4().hex[:10]}"
+        accounts.add_institution(institution)
+        username = f"u{uuid.uuid4().hex[:12]}"
+        issued = accounts.add_user(
+            username=username, institution=institution, env=env, methods=methods, **options  # type: ignore[arg-type]
+        )
+        return Credential(username, issued.password, env)
+
+    return make
+
+
+@dataclass(frozen=True)
+class Holder:
+    identity_number: str
+    code: str
+    first_name: str
+    last_name: str
+
+
+_rng = random.Random()
+
+
+@pytest.fixture
+def make_holder(hes_data: HesDataService) -> Callable[..., Holder]:
+    """``make_holder(env="live", first_name=..., last_name=..., **issue)`` → a person with one code."""
+
+    def make(
+        env: str = "live", first_name: str = "Ayşe Gül", last_name: str = "Yıldırım", **issue: object
+    ) -> Holder:
+        tckn = random_tckn(_rng)
+        hes_data.add_person(env, tckn, first_name, last_name)
+        code, _ = hes_data.issue_code(env, tckn, **issue)  # type: ignore[arg-type]
+        return Holder(tckn, code, first_name, last_name)
+
+    return make
