@@ -59,7 +59,9 @@ def _reset_clock(clock: ManualClock) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
     """A migrated, empty store of its own for this test run."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("sqlite") / "saglik.db"
@@ -102,11 +104,22 @@ class LiveServer:
         return httpx.Client(base_url=self.base_url, timeout=10, **kwargs)  # type: ignore[arg-type]
 
 
-def start_server(engine: Engine, clock: ManualClock, settings: Settings) -> tuple[uvicorn.Server, threading.Thread, str]:
+def start_server(
+    engine: Engine, clock: ManualClock, settings: Settings
+) -> tuple[uvicorn.Server, threading.Thread, str]:
     """Runs the real app under uvicorn in a thread, on a loopback port; returns once it listens."""
     app = create_app(settings, clock=clock, engine=engine)
     port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
+    # proxy_headers off, as `saglik serve` runs it: only SAGLIK_TRUSTED_PROXIES may vouch for XFF
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        proxy_headers=False,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -150,14 +163,20 @@ class Credential:
 
 @pytest.fixture
 def make_user(accounts: AccountService) -> Callable[..., Credential]:
-    """``make_user(env="test", methods=ALL_METHODS, **options)`` → a fresh user of a fresh institution."""
+    """``make_user(env="test", methods=ALL_METHODS, **options)``: a user of a new institution."""
 
-    def make(env: str = "test", methods: tuple[str, ...] = ALL_METHODS, **options: object) -> Credential:
+    def make(
+        env: str = "test", methods: tuple[str, ...] = ALL_METHODS, **options: object
+    ) -> Credential:
         institution = f"Kurum {uuid.uuid4().hex[:10]}"
         accounts.add_institution(institution)
         username = f"u{uuid.uuid4().hex[:12]}"
         issued = accounts.add_user(
-            username=username, institution=institution, env=env, methods=methods, **options  # type: ignore[arg-type]
+            username=username,
+            institution=institution,
+            env=env,
+            methods=methods,
+            **options,  # type: ignore[arg-type]
         )
         return Credential(username, issued.password, env)
 
@@ -177,10 +196,13 @@ _rng = random.Random()
 
 @pytest.fixture
 def make_holder(hes_data: HesDataService) -> Callable[..., Holder]:
-    """``make_holder(env="live", first_name=..., last_name=..., **issue)`` → a person with one code."""
+    """``make_holder(env="live", first_name=..., **issue)``: a person with one code."""
 
     def make(
-        env: str = "live", first_name: str = "Ayşe Gül", last_name: str = "Yıldırım", **issue: object
+        env: str = "live",
+        first_name: str = "Ayşe Gül",
+        last_name: str = "Yıldırım",
+        **issue: object,
     ) -> Holder:
         tckn = random_tckn(_rng)
         hes_data.add_person(env, tckn, first_name, last_name)

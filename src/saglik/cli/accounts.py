@@ -6,7 +6,10 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
+from rich.table import Column, Table
 
 from saglik.cli.context import clear_errors, clock, console, fail, migrated_engine
 from saglik.domain.methods import ALL_METHODS
@@ -32,7 +35,7 @@ def _read_password() -> str:
 
 
 def _show_once(credential: IssuedCredential, generated: bool) -> None:
-    console.print(f"user [bold]{credential.username}[/] ({credential.env})")
+    console.print(f"user [bold]{escape(credential.username)}[/] ({credential.env})")
     if generated:
         console.print("password (shown once, store it now):")
         print(credential.password)
@@ -43,7 +46,7 @@ def institution_add(name: Annotated[str, typer.Argument(help="The institution's 
     """Register an institution."""
     with clear_errors():
         _service().add_institution(name)
-    console.print(f"institution [bold]{name}[/] added")
+    console.print(f"institution [bold]{escape(name)}[/] added")
 
 
 @user_app.command("add")
@@ -102,20 +105,37 @@ def user_reset_password(
     _show_once(credential, generated=password is None)
 
 
+def _methods_cell(methods: frozenset[str]) -> str:
+    if methods == frozenset(ALL_METHODS):
+        return "all"
+    return "\n".join(m for m in ALL_METHODS if m in methods) or "-"
+
+
 @user_app.command("list")
 def user_list() -> None:
     """List service users with their rights (never their passwords)."""
-    table = Table(
-        "env", "username", "institution", "active", "methods", "ip allow-list", "rate limit"
-    )
-    for user in _service().list_users():
+    # Never truncate (a cut-off username or network would mislead): fold on a terminal.
+    headers = ("env", "username", "institution", "active", "methods", "ip allow-list", "rate limit")
+    table = Table(*(Column(h, overflow="fold") for h in headers))
+    with clear_errors():
+        users = _service().list_users()
+    for user in users:
         table.add_row(
-            user.env,
-            user.username,
-            user.institution_name,
-            "yes" if user.active else "no",
-            ", ".join(sorted(user.methods)) or "-",
-            ", ".join(user.ip_allowlist) or "any",
-            user.rate_limit or "none",
+            *map(
+                escape,
+                (
+                    user.env,
+                    user.username,
+                    user.institution_name,
+                    "yes" if user.active else "no",
+                    _methods_cell(user.methods),
+                    "\n".join(user.ip_allowlist) or "any",
+                    user.rate_limit or "none",
+                ),
+            )
         )
-    console.print(table)
+    if console.is_terminal:
+        console.print(table)
+    else:  # piped: one line per row however long, so grep and friends see whole values
+        natural = Measurement.get(console, console.options.update_width(10_000), table)
+        Console(width=natural.maximum).print(table)

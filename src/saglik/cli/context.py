@@ -8,8 +8,11 @@ from functools import cache
 from typing import NoReturn
 
 import typer
+from alembic.util import CommandError
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from saglik.config import Settings
 from saglik.domain.clock import Clock, SystemClock
@@ -32,7 +35,8 @@ EXPECTED_ERRORS = (
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    # One line whatever the terminal width; the message may quote operator input, never markup.
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -43,7 +47,11 @@ def settings() -> Settings:
 
 @cache
 def engine() -> Engine:
-    return make_engine(settings().database_url)
+    try:
+        return make_engine(settings().database_url)
+    except (ArgumentError, NoSuchModuleError):
+        # The URL may hold a password: never echo it.
+        fail("SAGLIK_DATABASE_URL is not a database URL this version can use")
 
 
 def clock() -> Clock:
@@ -65,4 +73,8 @@ def clear_errors() -> Iterator[None]:
     try:
         yield
     except EXPECTED_ERRORS as exc:
-        fail(str(exc).strip("'\""))
+        fail(str(exc))
+    except CommandError as exc:
+        fail(f"cannot migrate the store: {exc}")
+    except OperationalError as exc:
+        fail(f"the store named by SAGLIK_DATABASE_URL failed: {exc.orig}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from saglik.cli.context import console, engine
+from saglik.cli.context import clear_errors, console, engine
 from saglik.store import migrate
 
 app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
@@ -13,13 +13,14 @@ app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=
 @app.command()
 def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Migrate the store named by SAGLIK_DATABASE_URL to the newest schema (or REVISION)."""
-    migrate.upgrade(engine(), revision)
-    console.print(f"store at schema [bold]{migrate.current_revision(engine())}[/]")
+    with clear_errors():
+        migrate.upgrade(engine(), revision)
+        console.print(f"store at schema [bold]{migrate.current_revision(engine())}[/]")
 
 
 @app.command()
 def current() -> None:
     """Show the store's schema revision and the one this version needs."""
-    console.print(
-        f"store: {migrate.current_revision(engine()) or 'empty'}; code: {migrate.head_revision()}"
-    )
+    with clear_errors():
+        at = migrate.current_revision(engine())
+    console.print(f"store: {at or 'empty'}; code: {migrate.head_revision()}", highlight=False)

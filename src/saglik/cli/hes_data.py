@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from saglik.cli.context import clear_errors, clock, console, fail, migrated_engine
+from saglik.domain.methods import ENVIRONMENTS
 from saglik.services.fixtures import hes_fixtures
 from saglik.services.hes import HesDataService
 
@@ -24,7 +25,20 @@ app.add_typer(code_app, name="code")
 app.add_typer(risk_app, name="risk")
 
 Tckn = Annotated[str, typer.Argument(help="The person's T.C. Kimlik No.")]
-Env = Annotated[str, typer.Option("--env", help="Environment whose data to change.")]
+
+
+def _known_env(value: str) -> str:
+    if value not in ENVIRONMENTS:
+        raise typer.BadParameter(f"must be one of {', '.join(ENVIRONMENTS)}")
+    return value
+
+
+Env = Annotated[
+    str,
+    typer.Option(
+        "--env", callback=_known_env, help="Environment whose data to change: live or test."
+    ),
+]
 At = Annotated[
     datetime | None,
     typer.Option("--at", help="When it happened (ISO 8601; UTC if no offset). Default: now."),
@@ -72,7 +86,7 @@ def person_add(
 @code_app.command("issue")
 def code_issue(
     identity_number: Tckn,
-    days: Annotated[int, typer.Option(help="Validity in days.")] = 365,
+    days: Annotated[int, typer.Option(min=1, max=36500, help="Validity in days.")] = 365,
     no_expiry: Annotated[bool, typer.Option("--no-expiry", help="Never expires.")] = False,
     env: Env = "live",
 ) -> None:
@@ -145,9 +159,15 @@ def pcr(
 @app.command()
 def consent(
     identity_number: Tckn,
-    vaccination: Annotated[bool, typer.Option("--vaccination/--no-vaccination")] = False,
-    immunity: Annotated[bool, typer.Option("--immunity/--no-immunity")] = False,
-    test: Annotated[bool, typer.Option("--test/--no-test")] = False,
+    vaccination: Annotated[
+        bool, typer.Option("--vaccination/--no-vaccination", help="Share is_vaccinated.")
+    ] = False,
+    immunity: Annotated[
+        bool, typer.Option("--immunity/--no-immunity", help="Share is_immune.")
+    ] = False,
+    test: Annotated[
+        bool, typer.Option("--test/--no-test", help="Share last_negative_test_date.")
+    ] = False,
     env: Env = "live",
 ) -> None:
     """Set what the person shares through plus queries ("HES Kod Ayarları").

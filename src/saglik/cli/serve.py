@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import signal
+import socket
+from types import FrameType
 from typing import Annotated
 
 import typer
 import uvicorn
 
-from saglik.cli.context import clear_errors, clock, console, engine, settings
+from saglik.cli.context import clear_errors, clock, console, engine, fail, settings
 from saglik.services import bootstrap
 from saglik.web.logs import configure_logging
+
+
+def _stopped_on_request(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail before touching the store, so a first start never shows a password it cannot serve."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}")
 
 
 def serve(
@@ -20,6 +36,7 @@ def serve(
     """Serve both environments. An empty store is migrated first; a store with no test user gets
     one, whose password is printed once."""
     configure_logging(settings().log_level)
+    _check_port_free(host, port)
     with clear_errors():
         credential = bootstrap.prepare(engine(), clock())
     if credential is not None:
@@ -28,6 +45,10 @@ def serve(
         console.print(f"  password: [bold]{credential.password}[/]", highlight=False)
     console.print(f"saglik listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     engine().dispose()
+    # After a graceful shutdown uvicorn re-raises the signal it caught, which would end the process
+    # with status 143 (SIGTERM) or a KeyboardInterrupt (SIGINT); a requested stop is a success.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _stopped_on_request)
     uvicorn.run(
         "saglik.web.app:serve_app",
         factory=True,
@@ -38,4 +59,7 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=10,
         server_header=False,
+        # uvicorn would otherwise trust X-Forwarded-For from loopback peers and rewrite the client
+        # address before the gateway sees it; SAGLIK_TRUSTED_PROXIES alone decides (IP allow-lists)
+        proxy_headers=False,
     )

@@ -22,7 +22,12 @@ def is_valid_tckn(value: str) -> bool:
 
 def complete_tckn(first_nine: str) -> str:
     """Append the two check digits to nine digits that do not start with 0."""
-    if len(first_nine) != 9 or not first_nine.isdigit() or first_nine[0] == "0":
+    if (
+        len(first_nine) != 9
+        or not first_nine.isascii()
+        or not first_nine.isdigit()
+        or first_nine[0] == "0"
+    ):
         raise ValueError("need nine digits not starting with 0")
     return first_nine + _check_digits(first_nine)
 

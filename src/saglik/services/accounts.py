@@ -57,11 +57,13 @@ def _check_rate_limit(rate_limit: str | None) -> str | None:
     if rate_limit is None:
         return None
     try:
-        parse_rate_limit(rate_limit)
-    except ValueError as exc:
+        amount = parse_rate_limit(rate_limit).amount
+    except ValueError:
+        amount = 0
+    if amount < 1:
         raise InvalidAccountError(
             f"not a rate limit: {rate_limit!r} (write it like '100/second' or '5000/hour')"
-        ) from exc
+        )
     return rate_limit
 
 
@@ -102,7 +104,7 @@ class AccountService:
         with self._engine.begin() as conn:
             accounts_repo.add_user(
                 conn,
-                institution=accounts_repo.institution_id(conn, institution),
+                institution=accounts_repo.institution_id(conn, " ".join(institution.split())),
                 env=env,
                 username=username,
                 password_hash=hash_password(secret),
@@ -119,6 +121,8 @@ class AccountService:
         self, username: str, env: str, password: str | None = None
     ) -> IssuedCredential:
         _check_env(env)
+        if password is not None and len(password) < 12:
+            raise InvalidAccountError("password must be at least 12 characters")
         secret = password if password is not None else generate_password()
         with self._engine.begin() as conn:
             accounts_repo.set_password_hash(

@@ -58,7 +58,7 @@ class Authenticator:
         self._poll = poll_seconds
         self._fixed_delay = fixed_delay_seconds
         self._digest_key = secrets.token_bytes(32)
-        self._cache: dict[bytes, tuple[Principal, float]] = {}
+        self._cache: dict[bytes, tuple[Principal, float, int]] = {}
         self._version = -1
         self._checked_at = 0.0
 
@@ -84,13 +84,20 @@ class Authenticator:
         hit = self._cache.get(self._key(env, username, password))
         if hit is None:
             return None
-        principal, verified_at = hit
+        principal, verified_at, version = hit
         if self._fixed_delay and now - verified_at > self._fixed_delay:
             return None
+        if not self._fixed_delay and version != self._version:
+            return None  # verified against a record read before the latest change
         return principal
 
     def verify(self, env: str, username: str, password: str) -> Principal | None:
         """Checks the hash (slow, run off the event loop); caches and returns the principal."""
+        # Learn the credentials version before reading the record and tag the entry with it:
+        # ``cached`` serves the entry only while that version is current, so a change that lands
+        # while the hash is being checked cannot leave a stale credential in the cache.
+        self._refresh(time.monotonic())
+        version = self._version
         with self._engine.connect() as conn:
             record = accounts_repo.find_user(conn, env, username)
         if not verify_password(record.password_hash if record else None, password):
@@ -108,5 +115,5 @@ class Authenticator:
             province_code=record.province_code,
             district_code=record.district_code,
         )
-        self._cache[self._key(env, username, password)] = (principal, time.monotonic())
+        self._cache[self._key(env, username, password)] = (principal, time.monotonic(), version)
         return principal

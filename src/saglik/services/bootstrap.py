@@ -29,6 +29,11 @@ def ensure_schema(engine: Engine) -> None:
     if current is None:
         log.info("empty store: migrating to %s", migrate.head_revision())
         migrate.upgrade(engine)
+    elif not migrate.is_known(current):
+        raise StoreNotMigratedError(
+            f"the store is at schema {current}, which this version of saglik (newest schema "
+            f"{migrate.head_revision()}) does not know: a newer saglik wrote it; run that one"
+        )
     elif current != migrate.head_revision():
         raise StoreNotMigratedError(
             f"the store is at schema {current}, this version needs {migrate.head_revision()}: "

@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from saglik.domain.clock import Clock
 from saglik.domain.turkish import normalize_name
@@ -52,7 +53,23 @@ def hes_fixtures() -> tuple[HesFixture, ...]:
 
 
 def apply_hes_fixtures(engine: Engine, clock: Clock) -> None:
-    """Idempotent: safe on every start and from every worker at once."""
+    """Idempotent: safe on every start and from every worker at once.
+
+    Workers starting together on an empty store all find no fixture rows and all insert them;
+    the losers' unique-key conflicts (or lock timeouts) roll back, and a retry finds the rows."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            _apply(engine, clock)
+            return
+        except (IntegrityError, OperationalError):
+            if attempt == _ATTEMPTS - 1:
+                raise
+
+
+_ATTEMPTS = 3
+
+
+def _apply(engine: Engine, clock: Clock) -> None:
     now = clock.now()
     days, hours = timedelta(days=1), timedelta(hours=1)
     with engine.begin() as conn:

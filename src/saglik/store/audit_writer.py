@@ -47,40 +47,59 @@ class AuditUnavailableError(Exception):
     """The audit store could not commit; the call must not be answered as a success."""
 
 
+_INSERT_EVENTS = audit_events.insert().returning(audit_events.c.id, sort_by_parameter_order=True)
+_INSERT_SUBJECTS = audit_subjects.insert()
+_INSERT_OUTBOX = moi_outbox.insert()
+
+
 def write_batch(engine: Engine, records: list[AuditRecord]) -> None:
+    """The whole batch in one transaction and a fixed number of statements whatever its size
+    (executemany; the event ids come back in record order through RETURNING). Building one
+    statement per record cost ~0.5 ms of CPU each, held the GIL against the event loop."""
+    if not records:
+        return
     with engine.begin() as conn:
-        for record in records:
-            result = conn.execute(
-                audit_events.insert().values(
-                    occurred_at=record.occurred_at,
-                    env=record.env,
-                    service=record.service,
-                    method=record.method,
-                    institution_id=record.institution_id,
-                    user_id=record.user_id,
-                    status=record.status,
-                    outcome=record.outcome,
-                    latency_ms=record.latency_ms,
-                    client_ip=record.client_ip,
-                )
+        event_ids = (
+            conn.execute(
+                _INSERT_EVENTS,
+                [
+                    {
+                        "occurred_at": record.occurred_at,
+                        "env": record.env,
+                        "service": record.service,
+                        "method": record.method,
+                        "institution_id": record.institution_id,
+                        "user_id": record.user_id,
+                        "status": record.status,
+                        "outcome": record.outcome,
+                        "latency_ms": record.latency_ms,
+                        "client_ip": record.client_ip,
+                    }
+                    for record in records
+                ],
             )
-            assert result.inserted_primary_key is not None
-            event_id = result.inserted_primary_key[0]
-            refs = list(dict.fromkeys(record.subject_refs))
-            if refs:
-                conn.execute(
-                    audit_subjects.insert(),
-                    [{"event_id": event_id, "subject_ref": ref} for ref in refs],
-                )
-            if record.outbox_payload is not None:
-                conn.execute(
-                    moi_outbox.insert().values(
-                        created_at=record.occurred_at,
-                        payload=record.outbox_payload,
-                        attempts=0,
-                        next_attempt_at=record.occurred_at,
-                    )
-                )
+            .scalars()
+            .all()
+        )
+        subjects = [
+            {"event_id": event_id, "subject_ref": ref}
+            for event_id, record in zip(event_ids, records, strict=True)
+            for ref in dict.fromkeys(record.subject_refs)
+        ]
+        if subjects:
+            conn.execute(_INSERT_SUBJECTS, subjects)
+        outbox = [
+            {
+                "created_at": record.occurred_at,
+                "payload": record.outbox_payload,
+                "attempts": 0,
+                "next_attempt_at": record.occurred_at,
+            }
+            for record in records
+            if record.outbox_payload is not None
+        ]
+        if outbox:
+            conn.execute(_INSERT_OUTBOX, outbox)
 
 
 class GroupCommitter:
@@ -101,6 +120,8 @@ class GroupCommitter:
 
     async def submit(self, record: AuditRecord) -> None:
         assert self._wakeup is not None, "GroupCommitter.start() was not called"
+        if self._stopping:
+            raise AuditUnavailableError  # no writer is left to commit it
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(record, done))
         self._wakeup.set()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, or_, select
+from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select
 
 from saglik.domain.hes import CodeFacts
 from saglik.store.schema import (
@@ -17,6 +18,7 @@ from saglik.store.schema import (
     risk_periods,
     vaccinations,
 )
+from saglik.store.types import UtcDateTime
 
 NEGATIVE = "NEGATIVE"
 POSITIVE = "POSITIVE"
@@ -26,8 +28,13 @@ class UnknownPersonError(Exception):
     pass
 
 
-def _facts_query(now: datetime, *, plus: bool) -> Any:
+@functools.cache
+def _facts_query(*, plus: bool, many: bool) -> Any:
+    """Built once per shape, with bound parameters ``now``, ``env`` and ``code`` (or the expanding
+    ``codes``): a statement built per call costs more CPU than the lookup itself, since SQLAlchemy
+    has to walk it for its cache key every time; a reused one is compiled once and keyed once."""
     person = persons.c.id
+    now = bindparam("now", type_=UtcDateTime())
     at_risk = exists().where(
         risk_periods.c.person_id == person,
         risk_periods.c.started_at <= now,
@@ -66,7 +73,14 @@ def _facts_query(now: datetime, *, plus: bool) -> Any:
             .scalar_subquery()
             .label("last_negative"),
         ]
-    return select(*columns).join(persons, persons.c.id == hes_codes.c.person_id)
+    query = (
+        select(*columns)
+        .join(persons, persons.c.id == hes_codes.c.person_id)
+        .where(hes_codes.c.env == bindparam("env"))
+    )
+    if many:
+        return query.where(hes_codes.c.code.in_(bindparam("codes", expanding=True)))
+    return query.where(hes_codes.c.code == bindparam("code"))
 
 
 def find_facts(
@@ -76,28 +90,43 @@ def find_facts(
     wanted = list(dict.fromkeys(codes))
     if not wanted:
         return {}
-    query = _facts_query(now, plus=plus).where(hes_codes.c.env == env)
-    query = (
-        query.where(hes_codes.c.code == wanted[0])
-        if len(wanted) == 1
-        else query.where(hes_codes.c.code.in_(wanted))
-    )
+    if len(wanted) == 1:
+        query = _facts_query(plus=plus, many=False)
+        params: dict[str, Any] = {"now": now, "env": env, "code": wanted[0]}
+    else:
+        query = _facts_query(plus=plus, many=True)
+        params = {"now": now, "env": env, "codes": wanted}
     found: dict[str, CodeFacts] = {}
-    for row in conn.execute(query):
-        found[row.code] = CodeFacts(
-            code=row.code,
-            expires_at=row.expires_at,
-            cancelled=row.cancelled_at is not None and row.cancelled_at <= now,
-            identity_number=row.identity_number,
-            first_name=row.first_name,
-            last_name=row.last_name,
-            at_risk=bool(row.at_risk),
-            consent_vaccination=bool(row.consent_vaccination),
-            consent_immunity=bool(row.consent_immunity),
-            consent_test=bool(row.consent_test),
-            vaccine_doses=int(row.doses) if plus else 0,
-            last_infection_at=row.last_infection if plus else None,
-            last_negative_test_at=row.last_negative if plus else None,
+    # positional unpacking: a bulk call reads up to 500 rows, and named access costs ~25x more
+    for row in conn.execute(query, params):
+        (
+            code,
+            expires_at,
+            cancelled_at,
+            identity_number,
+            first_name,
+            last_name,
+            at_risk,
+            consent_vaccination,
+            consent_immunity,
+            consent_test,
+            *plus_columns,
+        ) = row
+        doses, last_infection, last_negative = plus_columns if plus else (0, None, None)
+        found[code] = CodeFacts(
+            code=code,
+            expires_at=expires_at,
+            cancelled=cancelled_at is not None and cancelled_at <= now,
+            identity_number=identity_number,
+            first_name=first_name,
+            last_name=last_name,
+            at_risk=bool(at_risk),
+            consent_vaccination=bool(consent_vaccination),
+            consent_immunity=bool(consent_immunity),
+            consent_test=bool(consent_test),
+            vaccine_doses=int(doses),
+            last_infection_at=last_infection,
+            last_negative_test_at=last_negative,
         )
     return found
 

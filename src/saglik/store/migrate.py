@@ -25,6 +25,12 @@ def head_revision() -> str:
     return head
 
 
+def is_known(revision: str) -> bool:
+    """Whether this version knows ``revision`` (a newer saglik may have written the store)."""
+    script = ScriptDirectory.from_config(_config())
+    return any(rev.revision == revision for rev in script.walk_revisions())
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()

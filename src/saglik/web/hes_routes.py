@@ -56,6 +56,22 @@ class _Handled:
         self.outbox = outbox
 
 
+async def _bounded_body(request: Request) -> bytes | None:
+    """The body, or None once it passes MAX_BODY: read in chunks, so a body sent without
+    Content-Length is never held in memory past the limit."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _ok(payload: Any) -> Response:
     return Response(to_json(payload), media_type=JSON)
 
@@ -137,11 +153,8 @@ class HesEndpoints:
                 problems.http_problem(415, "Content-Type must be application/json"),
                 "bad-media-type",
             )
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-            return _Handled(problems.http_problem(413, "Request body over 1 MiB"), "too-large")
-        body = await request.body()
-        if len(body) > MAX_BODY:
+        body = await _bounded_body(request)
+        if body is None:
             return _Handled(problems.http_problem(413, "Request body over 1 MiB"), "too-large")
         try:
             parsed, field_errors = hes_wire.parse(self._adapters[method], body)

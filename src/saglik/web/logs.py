@@ -17,10 +17,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 access_log = logging.getLogger("saglik.access")
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+"""``json.dumps(..., ensure_ascii=False)`` would build a new encoder for every line."""
+
+
 class JsonFormatter(logging.Formatter):
+    _second: tuple[int, str] = (-1, "")
+    """The last whole second formatted and its text: strftime once a second, not once a line."""
+
+    def _timestamp(self, record: logging.LogRecord) -> str:
+        second, text = self._second
+        if int(record.created) != second:
+            text = self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
+            self._second = (int(record.created), text)
+        return f"{text}.{int(record.msecs):03d}Z"
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "ts": self._timestamp(record),
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
@@ -30,7 +44,7 @@ class JsonFormatter(logging.Formatter):
             entry.update(extra)
         if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = record.exc_info[0].__name__
-        return json.dumps(entry, ensure_ascii=False)
+        return _ENCODER.encode(entry)
 
 
 JsonFormatter.converter = time.gmtime

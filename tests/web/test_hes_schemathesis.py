@@ -1,0 +1,143 @@
+"""Schemathesis against the live server (a real socket, every backend), driven by the HES OpenAPI
+contract: generated requests — valid ones, and negative/fuzzed ones — never get a 5xx, every answer
+is documented (status, content type, headers, body schema), requests the spec calls invalid are
+rejected with a 4xx, requests the spec calls valid are not refused as invalid, and no operation
+answers successfully without credentials.
+
+Both environments are exercised with a credential of their own: the test paths with a test-env
+user, the live paths with a live-env user."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any
+
+import hypothesis
+import pytest
+import schemathesis
+from schemathesis import Case, CheckContext, Response
+from schemathesis import checks as st_checks
+from schemathesis.specs.openapi.checks import is_unexpected_http_status_case
+from sqlalchemy import Engine
+
+from saglik.domain.clock import ManualClock
+from saglik.domain.methods import ALL_METHODS, ENVIRONMENTS
+from saglik.services.accounts import AccountService
+from saglik.web import docs
+from tests.conftest import LiveServer
+
+TEST_PREFIX = "/services/g2g/test/"
+BULK_METHODS = ("check-hes-codes", "check-hes-codes-plus")
+MAX_EXAMPLES = 40
+
+CREDENTIALS = {env: (f"fuzz-{env}", f"fuzz-{env}-password-0123456789") for env in ENVIRONMENTS}
+"""Environment → (username, password), fixed so generation (at collection time) can apply them;
+the ``fuzz_users`` fixture creates these users in each backend's store."""
+
+
+def _env_of(path: str) -> str:
+    return "test" if path.startswith(TEST_PREFIX) else "live"
+
+
+class EnvironmentBasicAuth:
+    """Basic credentials of the environment the operation's path belongs to."""
+
+    def get(self, case: Case, _ctx: Any) -> tuple[str, str] | None:
+        if not case.operation.path.startswith("/services/"):
+            return None
+        return CREDENTIALS[_env_of(case.operation.path)]
+
+    def set(self, case: Case, data: tuple[str, str], _ctx: Any) -> None:
+        schemathesis.auths.apply_basic_auth(case, *data)
+
+
+def valid_requests_are_not_refused(ctx: CheckContext, response: Response, case: Case) -> None:
+    """A body the spec calls valid, sent with valid credentials, is answered — a result, or for a
+    single-code method a HES code error — never a constraint violation or another refusal.
+    (Complements ``negative_data_rejection``: together they pin the request schemas to what
+    the server enforces.)"""
+    meta = case.meta
+    if meta is None or meta.generation.mode.is_negative or is_unexpected_http_status_case(case):
+        return
+    if not case.operation.path.startswith("/services/"):
+        return
+    if response.status_code == 200:
+        return
+    method = case.operation.path.rsplit("/", 1)[1]
+    if response.status_code == 400 and method not in BULK_METHODS:
+        body = response.json()
+        if body.get("errorKey") in ("hescodenotfound", "hescodehasbeenexpired"):
+            return
+    raise AssertionError(
+        f"A request the spec calls valid was refused: {response.status_code} "
+        f"{response.content[:500]!r}\nbody sent: {case.body!r}"
+    )
+
+
+_AUTH_PROBED: set[tuple[str, str]] = set()
+
+
+def ignored_auth_once(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+    """Schemathesis' ``ignored_auth`` (re-send without and with wrong credentials; both must be
+    refused), once per operation and server: every probe with wrong credentials costs a
+    deliberately slow password hash."""
+    if not 200 <= response.status_code < 300:
+        return None
+    key = (response.request.url.split("/services/")[0], case.operation.label)
+    if key in _AUTH_PROBED:
+        return None
+    _AUTH_PROBED.add(key)
+    return st_checks.ignored_auth(ctx, response, case)
+
+
+CHECKS = [
+    st_checks.not_a_server_error,
+    st_checks.status_code_conformance,
+    st_checks.content_type_conformance,
+    st_checks.response_headers_conformance,
+    st_checks.response_schema_conformance,
+    st_checks.negative_data_rejection,
+    ignored_auth_once,
+    valid_requests_are_not_refused,
+]
+
+
+@pytest.fixture(scope="session")
+def fuzz_users(store: Engine, clock: ManualClock) -> None:
+    """The ``CREDENTIALS`` users (all methods, no rate limit) in this backend's store; session
+    scope, like the store, so the fixed usernames are created exactly once per store."""
+    accounts = AccountService(store, clock)
+    institution = f"Kurum {uuid.uuid4().hex[:10]}"
+    accounts.add_institution(institution)
+    for env, (username, password) in CREDENTIALS.items():
+        accounts.add_user(
+            username=username,
+            institution=institution,
+            env=env,
+            methods=ALL_METHODS,
+            password=password,
+        )
+
+
+_config = schemathesis.Config.from_dict(
+    {
+        "request-timeout": 10,
+        "generation": {"mode": "all", "max-examples": MAX_EXAMPLES},
+        "phases": {"stateful": {"enabled": False}},
+    }
+)
+api = schemathesis.openapi.from_dict(copy.deepcopy(docs.spec("hes")), config=_config)
+api.auth(refresh_interval=None)(EnvironmentBasicAuth)
+
+
+@api.parametrize()
+@hypothesis.settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(hypothesis.HealthCheck),
+    database=None,
+)
+@pytest.mark.usefixtures("fuzz_users")
+def test_generated_requests_conform_to_the_contract(case: Case, server: LiveServer) -> None:
+    case.call_and_validate(base_url=server.base_url, checks=CHECKS, timeout=10)

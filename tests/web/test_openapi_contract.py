@@ -1,0 +1,643 @@
+"""The HES OpenAPI document is the contract: it is valid, it describes exactly the routes the app
+serves, real answers of the live server conform to it, and the docs pages serve it as written."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema_rs
+import pytest
+import schemathesis
+import yaml
+from schemathesis import checks as st_checks
+from sqlalchemy import Engine
+from starlette.routing import Mount, Route
+
+from saglik.config import Settings
+from saglik.domain.clock import ManualClock
+from saglik.domain.methods import ALL_METHODS, ENVIRONMENTS, HES_METHODS
+from saglik.services.accounts import AccountService
+from saglik.services.fixtures import hes_fixtures
+from saglik.store import migrate
+from saglik.store.engine import make_engine
+from saglik.web import docs, hes_wire
+from saglik.web.app import create_app
+from tests.conftest import Credential, Holder, LiveServer
+
+SPEC_FILE = Path(str(resources.files("saglik.web").joinpath("openapi/hes.yaml")))
+SPEC: dict[str, Any] = yaml.safe_load(SPEC_FILE.read_text("utf-8"))
+SCHEMA = schemathesis.openapi.from_dict(copy.deepcopy(SPEC))
+
+LIVE = "/services/g2g/saglik/hes/"
+TEST = "/services/g2g/test/saglik/hes/"
+JSON = {"Content-Type": "application/json"}
+DOC_ROUTES = {"/docs", "/docs/static", "/openapi/{name}.json", "/openapi/{name}.yaml"}
+"""Routes that serve the documentation itself and are deliberately not part of the HES contract."""
+
+CONFORMANCE = [
+    st_checks.status_code_conformance,
+    st_checks.content_type_conformance,
+    st_checks.response_headers_conformance,
+    st_checks.response_schema_conformance,
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _as_json_schema(node: Any) -> Any:
+    """OpenAPI 3.0 schema objects → JSON Schema (draft 4): ``nullable`` becomes ``anyOf null``."""
+    if isinstance(node, list):
+        return [_as_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _as_json_schema(value) for key, value in node.items() if key != "nullable"}
+    if node.get("nullable") is True:
+        return {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+_COMPONENTS = _as_json_schema(SPEC["components"])
+
+
+def component_validator(name: str) -> jsonschema_rs.Draft4Validator:
+    root = {"$ref": f"#/components/schemas/{name}", "components": _COMPONENTS}
+    return jsonschema_rs.Draft4Validator(root, validate_formats=True)
+
+
+def schema_validator(schema: dict[str, Any]) -> jsonschema_rs.Draft4Validator:
+    root = {**_as_json_schema(schema), "components": _COMPONENTS}
+    return jsonschema_rs.Draft4Validator(root, validate_formats=True)
+
+
+def assert_conforms(
+    path: str,
+    response: httpx.Response,
+    *,
+    component: str | None = None,
+    method: str = "POST",
+) -> Any:
+    """The status is documented for the operation, and the content type, the headers and the body
+    conform to what the spec documents for that status (schemathesis' own checks); with
+    ``component`` the body also validates against that named schema. Returns the parsed body."""
+    operation = SCHEMA[path][method]
+    documented = operation.definition.raw["responses"]
+    assert str(response.status_code) in documented, (
+        f"{method} {path} answered {response.status_code}, documented: {sorted(documented)}"
+    )
+    case = operation.Case()
+    case.validate_response(response, checks=CONFORMANCE)
+    body = response.json()
+    if component is not None:
+        errors = [str(e) for e in component_validator(component).iter_errors(body)]
+        assert not errors, f"{component}: {errors}"
+    return body
+
+
+def wire_order(component: str) -> list[str]:
+    return list(SPEC["components"]["schemas"][component]["properties"])
+
+
+def walk(node: Any, at: str = "#") -> Iterator[tuple[str, Any]]:
+    yield at, node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from walk(value, f"{at}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from walk(value, f"{at}/{index}")
+
+
+def resolve(pointer: str) -> Any:
+    assert pointer.startswith("#/"), f"only local references are used: {pointer}"
+    node: Any = SPEC
+    for raw in pointer[2:].split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+# ---------------------------------------------------------------------------------------------
+# (a) the document itself
+
+
+def test_spec_is_valid_openapi_3_0() -> None:
+    assert SPEC["openapi"] == "3.0.3", "the bundled Swagger UI 4 renders only OpenAPI 3.0"
+    schemathesis.openapi.from_path(SPEC_FILE).validate()  # raises on any meta-schema violation
+    assert docs.spec("hes") == SPEC, "the app serves the file this test reads"
+
+
+def test_every_reference_resolves() -> None:
+    refs = [
+        (at, node["$ref"]) for at, node in walk(SPEC) if isinstance(node, dict) and "$ref" in node
+    ]
+    assert refs
+    for at, ref in refs:
+        try:
+            resolve(ref)
+        except (KeyError, IndexError) as exc:
+            pytest.fail(f"{at}: unresolvable $ref {ref} ({exc})")
+
+
+def test_every_example_conforms_to_its_schema() -> None:
+    """Request and response examples are part of the contract; they must not drift from it."""
+    checked = 0
+    for at, node in walk(SPEC):
+        if not (
+            isinstance(node, dict)
+            and "schema" in node
+            and ("example" in node or "examples" in node)
+        ):
+            continue
+        if "/headers/" in at:
+            continue
+        validator = schema_validator(node["schema"])
+        examples = {"example": node["example"]} if "example" in node else {}
+        for name, example in node.get("examples", {}).items():
+            examples[name] = (
+                resolve(example["$ref"])["value"] if "$ref" in example else example["value"]
+            )
+        for name, value in examples.items():
+            errors = [str(e) for e in validator.iter_errors(value)]
+            assert not errors, f"{at} example {name!r}: {errors}"
+            checked += 1
+    assert checked >= 15
+
+
+def test_the_spec_and_the_server_agree_on_what_is_blank() -> None:
+    """Every BMP character alone (and a few astral ones): the spec's non-blank pattern accepts it
+    iff the server's request validation does (regex dialects disagree on ``\\s``, so the pattern
+    spells the set out; fuzzing found U+0085 the hard way)."""
+    spec_ok = component_validator("NonBlankText")
+    chars = [chr(i) for i in range(0x10000) if not 0xD800 <= i <= 0xDFFF]
+    chars += ["\U0001f600", "\U000e0020"]
+    disagreements = []
+    for char in chars:
+        body = json.dumps({"hes_code": char * 2}).encode()
+        _, errors = hes_wire.parse(hes_wire.SINGLE, body)
+        if spec_ok.is_valid(char * 2) != (not errors):
+            disagreements.append(f"U+{ord(char):04X}")
+    assert not disagreements
+
+
+def test_yaml_has_no_values_json_cannot_carry() -> None:
+    """Unquoted timestamps would load as datetimes and break /openapi/hes.json."""
+    assert json.loads(json.dumps(SPEC)) == SPEC
+
+
+def test_both_environments_share_one_definition_per_method() -> None:
+    for method in HES_METHODS:
+        live, test = SPEC["paths"][LIVE + method], SPEC["paths"][TEST + method]
+        assert set(live) == {"$ref"}
+        assert live == test, f"{method}: live and test must reference the same path item"
+        assert "post" in resolve(live["$ref"])
+
+
+def test_description_lists_every_test_fixture_code() -> None:
+    description = SPEC["info"]["description"]
+    rows = dict(re.findall(r"^\| ([^|`]+?) \| `([A-Z0-9]{10})` \|", description, flags=re.M))
+    assert rows == {fx.category: fx.code for fx in hes_fixtures()}
+
+
+@pytest.mark.parametrize(
+    "term", ["NotNull", "NotBlank", "Size", "DecimalMin", "DecimalMax", "TypeMismatch"]
+)
+def test_field_error_vocabulary_is_documented(term: str) -> None:
+    field_error = SPEC["components"]["schemas"]["FieldError"]["properties"]["message"]
+    assert term in field_error["enum"]
+    assert f"`{term}`" in SPEC["info"]["description"]
+
+
+def test_gateway_headers_are_documented() -> None:
+    responses = SPEC["components"]["responses"]
+    assert responses["Unauthorized"]["headers"]["WWW-Authenticate"]["required"] is True
+    assert responses["TooManyRequests"]["headers"]["Retry-After"]["required"] is True
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) the spec and the app's routes describe the same surface
+
+
+@pytest.fixture(scope="module")
+def app_routes(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, str]]:
+    path = tmp_path_factory.mktemp("routes") / "saglik.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    try:
+        app = create_app(Settings(database_url="unused-engine-injected"), engine=engine)
+        served: set[tuple[str, str]] = set()
+        for route in app.routes:
+            if isinstance(route, Mount):
+                assert route.path in DOC_ROUTES, f"unexpected mount {route.path}"
+                continue
+            assert isinstance(route, Route)
+            if route.path in DOC_ROUTES:
+                continue
+            paths = [route.path]
+            if "{method}" in route.path:
+                paths = [route.path.replace("{method}", name) for name in HES_METHODS]
+            for verb in route.methods or ():
+                if verb != "HEAD":  # Starlette adds HEAD to every GET route
+                    served.update((verb, p) for p in paths)
+        return served
+    finally:
+        engine.dispose()
+
+
+def spec_operations() -> set[tuple[str, str]]:
+    verbs = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+    ops = set()
+    for path, item in SPEC["paths"].items():
+        resolved = resolve(item["$ref"]) if "$ref" in item else item
+        ops.update((verb.upper(), path) for verb in resolved if verb in verbs)
+    return ops
+
+
+def test_every_served_route_is_in_the_spec_and_every_spec_path_is_served(
+    app_routes: set[tuple[str, str]],
+) -> None:
+    assert spec_operations() == app_routes
+    hes = {p for _, p in app_routes if p.startswith("/services/")}
+    assert hes == {prefix + m for prefix in (LIVE, TEST) for m in HES_METHODS}
+
+
+def test_schemathesis_sees_the_same_operations() -> None:
+    labels = {op.ok().label for op in SCHEMA.get_all_operations()}
+    assert labels == {f"{verb} {path}" for verb, path in spec_operations()}
+
+
+def test_every_spec_path_reaches_its_handler_on_the_live_server(server: LiveServer) -> None:
+    """Without credentials a HES path answers 401 (routed to the HES gateway, not 404)."""
+    with server.client() as client:
+        for verb, path in sorted(spec_operations()):
+            response = client.request(
+                verb, path, json={"hes_code": "A1S10001S1"} if verb == "POST" else None
+            )
+            if path.startswith("/services/"):
+                assert response.status_code == 401, path
+                assert_conforms(path, response, component="HttpProblem")
+            else:
+                assert response.status_code == 200, path
+                assert_conforms(path, response, method=verb)
+
+
+def test_an_unknown_method_name_is_the_documented_404(server: LiveServer) -> None:
+    with server.client() as client:
+        response = client.post(
+            TEST + "check-nothing", json={"hes_code": "A1S10001S1"}, headers=JSON
+        )
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert not list(component_validator("HttpProblem").iter_errors(body))
+    assert body["message"] == "error.http.404"
+
+
+# ---------------------------------------------------------------------------------------------
+# (c) real answers of the live server conform to the spec
+
+
+@pytest.fixture(scope="module")
+def contract_users(store: Engine, clock: ManualClock) -> dict[str, Credential]:
+    """One all-methods user per environment for the whole module (Argon2 hashing is slow)."""
+    accounts = AccountService(store, clock)
+    institution = f"Kurum {uuid.uuid4().hex[:10]}"
+    accounts.add_institution(institution)
+    made = {}
+    for env in ENVIRONMENTS:
+        username = f"contract-{env}-{uuid.uuid4().hex[:8]}"
+        issued = accounts.add_user(
+            username=username, institution=institution, env=env, methods=ALL_METHODS
+        )
+        made[env] = Credential(username, issued.password, env)
+    return made
+
+
+@pytest.fixture
+def test_user(contract_users: dict[str, Credential], test_fixtures: None) -> Credential:
+    """A test-env credential, with the sandbox fixtures applied relative to the clock as it is
+    now (``test_fixtures`` in tests/web/conftest.py)."""
+    return contract_users["test"]
+
+
+@pytest.fixture
+def live_user(contract_users: dict[str, Credential]) -> Credential:
+    return contract_users["live"]
+
+
+def basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def post(server: LiveServer, cred: Credential | None, path: str, payload: Any) -> httpx.Response:
+    with server.client() as client:
+        return client.post(path, json=payload, auth=cred.auth if cred else None)
+
+
+BULK_METHODS = ("check-hes-codes", "check-hes-codes-plus")
+VISIT = {"city": "ANKARA", "district": "ÇANKAYA", "explicit_address": "Atatürk Bulvarı No: 1"}
+
+
+def test_visitor_success(server: LiveServer, test_user: Credential) -> None:
+    path = TEST + "check-visitor-hes-code"
+    payload = {
+        **VISIT,
+        "hes_code": "L3S11011S1",
+        "location": {"latitude": 39.92, "longitude": 32.85},
+    }
+    response = post(server, test_user, path, payload)
+    assert response.status_code == 200
+    body = assert_conforms(path, response, component="HesResult")
+    assert list(body) == wire_order("HesResult")
+    assert body["current_health_status"] == "RISKLESS"
+
+
+def test_risky_visitor_success(server: LiveServer, test_user: Credential) -> None:
+    path = TEST + "check-visitor-hes-code"
+    response = post(server, test_user, path, {**VISIT, "hes_code": "D4S40004S4", "location": None})
+    assert response.status_code == 200
+    body = assert_conforms(path, response, component="HesResult")
+    assert body["current_health_status"] == "RISKY"
+
+
+def test_employee_success_on_live(
+    server: LiveServer, live_user: Credential, make_holder: Callable[..., Holder]
+) -> None:
+    holder = make_holder(env="live", first_name="Ömer Faruk", last_name="Gökçe")
+    path = LIVE + "check-employee-hes-code"
+    response = post(server, live_user, path, {"hes_code": holder.code.lower()})
+    assert response.status_code == 200
+    body = assert_conforms(path, response, component="HesResult")
+    assert list(body) == wire_order("HesResult")
+    assert body["masked_firstname"] == "ÖM**** FA****"
+    assert body["masked_lastname"] == "GÖ****"
+    assert body["masked_identity_number"] == "********" + holder.identity_number[-3:]
+
+
+@pytest.mark.parametrize("code", ["E5S50005S5", "D4S40004S4", "K2S10010S0", "L3S11011S1"])
+def test_plus_success(server: LiveServer, test_user: Credential, code: str) -> None:
+    path = TEST + "check-hes-code-plus"
+    response = post(server, test_user, path, {"hes_code": code})
+    assert response.status_code == 200
+    body = assert_conforms(path, response, component="HesPlusResult")
+    assert list(body) == wire_order("HesPlusResult")
+    if code == "E5S50005S5":
+        assert body["is_vaccinated"] is True
+        assert body["is_immune"] is True
+        assert body["last_negative_test_date"] is not None
+
+
+BULK = [
+    {"hes_code": "A1S10001S1"},
+    {"hes_code": "d4s40004s4"},
+    {"hes_code": "J1S90009S9"},
+    {"hes_code": "C4G6-1346-S3"},
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "component", "result"),
+    [
+        ("check-hes-codes", "BulkResult", "HesResult"),
+        ("check-hes-codes-plus", "BulkPlusResult", "HesPlusResult"),
+    ],
+)
+def test_bulk_success(
+    server: LiveServer, test_user: Credential, method: str, component: str, result: str
+) -> None:
+    path = TEST + method
+    response = post(server, test_user, path, BULK)
+    assert response.status_code == 200
+    body = assert_conforms(path, response, component=component)
+    assert list(body) == ["success_map", "unsuccess_map"]
+    assert set(body["success_map"]) == {"A1S10001S1", "d4s40004s4"}, "keyed exactly as sent"
+    assert body["unsuccess_map"] == {
+        "J1S90009S9": "hescodehasbeenexpired",
+        "C4G6-1346-S3": "hescodenotfound",
+    }
+    for item in body["success_map"].values():
+        assert list(item) == wire_order(result)
+
+
+@pytest.mark.parametrize(
+    ("code", "error_key"),
+    [
+        ("ZZ9ZZ9ZZ99", "hescodenotfound"),
+        ("E5S5-0005-S5", "hescodenotfound"),
+        ("J1S90009S9", "hescodehasbeenexpired"),
+    ],
+)
+@pytest.mark.parametrize("method", ["check-employee-hes-code", "check-hes-code-plus"])
+def test_hes_code_errors(
+    server: LiveServer, test_user: Credential, method: str, code: str, error_key: str
+) -> None:
+    path = TEST + method
+    response = post(server, test_user, path, {"hes_code": code})
+    assert response.status_code == 400
+    body = assert_conforms(path, response, component="HesCodeProblem")
+    assert body["errorKey"] == error_key
+
+
+def test_visitor_not_found(server: LiveServer, test_user: Credential) -> None:
+    path = TEST + "check-visitor-hes-code"
+    response = post(server, test_user, path, {**VISIT, "hes_code": "ZZ9ZZ9ZZ99"})
+    assert response.status_code == 400
+    assert (
+        assert_conforms(path, response, component="HesCodeProblem")["errorKey"] == "hescodenotfound"
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "payload", "expected"),
+    [
+        (
+            "check-visitor-hes-code",
+            {"hes_code": "L3S11011S1", "city": " ", "district": "X", "location": {"latitude": 91}},
+            {
+                ("city", "NotBlank"),
+                ("explicit_address", "NotNull"),
+                ("location.latitude", "DecimalMax"),
+                ("location.longitude", "NotNull"),
+            },
+        ),
+        ("check-employee-hes-code", {"hes_code": 12345}, {("hes_code", "TypeMismatch")}),
+        ("check-hes-code-plus", [], {("body", "TypeMismatch")}),
+        ("check-hes-codes", [], {("hes_codes", "Size")}),
+        ("check-hes-codes", [{"hes_code": "A1S10001S1"}] * 501, {("hes_codes", "Size")}),
+        (
+            "check-hes-codes-plus",
+            [{}, {"hes_code": ""}],
+            {
+                ("hes_codes[0].hes_code", "NotNull"),
+                ("hes_codes[1].hes_code", "NotBlank"),
+            },
+        ),
+    ],
+)
+def test_constraint_violations(
+    server: LiveServer,
+    test_user: Credential,
+    method: str,
+    payload: Any,
+    expected: set[tuple[str, str]],
+) -> None:
+    path = TEST + method
+    response = post(server, test_user, path, payload)
+    assert response.status_code == 400
+    body = assert_conforms(path, response, component="ConstraintViolationProblem")
+    assert {(e["field"], e["message"]) for e in body["fieldErrors"]} == expected
+
+
+@pytest.mark.parametrize("method", HES_METHODS)
+def test_bad_json(server: LiveServer, test_user: Credential, method: str) -> None:
+    path = TEST + method
+    with server.client() as client:
+        response = client.post(path, content=b'{"hes_code": ', headers=JSON, auth=test_user.auth)
+    assert response.status_code == 400
+    body = assert_conforms(path, response, component="HttpProblem")
+    assert body["message"] == "error.http.400"
+
+
+@pytest.mark.parametrize(
+    ("method", "case"),
+    [
+        ("check-visitor-hes-code", "no credentials"),
+        ("check-employee-hes-code", "wrong password"),
+        ("check-hes-codes", "test credential on live"),
+        ("check-hes-code-plus", "live credential on test"),
+        ("check-hes-codes-plus", "malformed header"),
+    ],
+)
+def test_unauthorized(
+    server: LiveServer, test_user: Credential, live_user: Credential, method: str, case: str
+) -> None:
+    path, headers = TEST + method, dict(JSON)
+    if case == "wrong password":
+        headers["Authorization"] = basic(test_user.username, "x" * 20)
+    elif case == "test credential on live":
+        path = LIVE + method
+        headers["Authorization"] = basic(*test_user.auth)
+    elif case == "live credential on test":
+        headers["Authorization"] = basic(*live_user.auth)
+    elif case == "malformed header":
+        headers["Authorization"] = "Basic !!!"
+    payload = [{"hes_code": "A1S10001S1"}] if method in BULK_METHODS else {"hes_code": "A1S10001S1"}
+    with server.client() as client:
+        response = client.post(path, content=json.dumps(payload), headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Basic ")
+    assert assert_conforms(path, response, component="HttpProblem")["status"] == 401
+
+
+def test_forbidden_method_not_granted(
+    server: LiveServer, make_user: Callable[..., Credential]
+) -> None:
+    cred = make_user(env="test", methods=("check-employee-hes-code",))
+    path = TEST + "check-hes-code-plus"
+    response = post(server, cred, path, {"hes_code": "A1S10001S1"})
+    assert response.status_code == 403
+    assert assert_conforms(path, response, component="HttpProblem")["message"] == "error.http.403"
+
+
+def test_forbidden_ip_not_allowed(server: LiveServer, make_user: Callable[..., Credential]) -> None:
+    cred = make_user(env="test", ip_allowlist=("203.0.113.0/24",))
+    path = TEST + "check-employee-hes-code"
+    response = post(server, cred, path, {"hes_code": "A1S10001S1"})
+    assert response.status_code == 403
+    assert_conforms(path, response, component="HttpProblem")
+
+
+def test_unsupported_media_type(server: LiveServer, test_user: Credential) -> None:
+    path = TEST + "check-employee-hes-code"
+    with server.client() as client:
+        response = client.post(
+            path,
+            content=b'{"hes_code": "A1S10001S1"}',
+            auth=test_user.auth,
+            headers={"Content-Type": "text/plain"},
+        )
+    assert response.status_code == 415
+    assert_conforms(path, response, component="HttpProblem")
+
+
+def test_payload_too_large(server: LiveServer, test_user: Credential) -> None:
+    path = TEST + "check-hes-codes"
+    body = json.dumps([{"hes_code": "A1S10001S1" * 1000}] * 110).encode()
+    assert len(body) > 1 << 20
+    with server.client() as client:
+        response = client.post(path, content=body, auth=test_user.auth, headers=JSON)
+    assert response.status_code == 413
+    assert_conforms(path, response, component="HttpProblem")
+
+
+@pytest.mark.usefixtures("test_fixtures")
+def test_rate_limited(server: LiveServer, make_user: Callable[..., Credential]) -> None:
+    cred = make_user(env="test", rate_limit="2/minute")
+    path = TEST + "check-employee-hes-code"
+    statuses = [post(server, cred, path, {"hes_code": "A1S10001S1"}) for _ in range(3)]
+    assert [r.status_code for r in statuses] == [200, 200, 429]
+    limited = statuses[-1]
+    assert int(limited.headers["retry-after"]) >= 1
+    assert_conforms(path, limited, component="HttpProblem")
+
+
+def test_other_verbs_are_405_problems(server: LiveServer, test_user: Credential) -> None:
+    """Documented in the description (405 is not an answer of the POST operations themselves)."""
+    with server.client() as client:
+        response = client.get(TEST + "check-employee-hes-code", auth=test_user.auth)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.headers["content-type"] == "application/problem+json"
+    assert not list(component_validator("HttpProblem").iter_errors(response.json()))
+
+
+def test_health_endpoints(server: LiveServer) -> None:
+    with server.client() as client:
+        for path, expected in (("/healthz", {"status": "ok"}), ("/readyz", {"status": "ready"})):
+            response = client.get(path)
+            assert response.status_code == 200
+            assert assert_conforms(path, response, method="GET") == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# (d) the docs pages serve this document
+
+
+def test_docs_page_serves_swagger_ui_for_the_hes_spec(server: LiveServer) -> None:
+    with server.client() as client:
+        page = client.get("/docs")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert "/openapi/hes.json" in page.text
+        assets = re.findall(r'(?:href|src)="(/docs/static/[^"]+)"', page.text)
+        assert {a.rsplit("/", 1)[1] for a in assets} >= {
+            "swagger-ui.css",
+            "swagger-ui-bundle.js",
+            "swagger-ui-standalone-preset.js",
+        }
+        for asset in assets:
+            response = client.get(asset)
+            assert response.status_code == 200, asset
+            assert len(response.content) > 1000, asset
+
+
+def test_served_json_and_yaml_are_the_document(server: LiveServer) -> None:
+    with server.client() as client:
+        as_json = client.get("/openapi/hes.json")
+        as_yaml = client.get("/openapi/hes.yaml")
+    assert as_json.status_code == 200
+    assert as_json.headers["content-type"].startswith("application/json")
+    assert as_json.json() == SPEC
+    assert as_yaml.status_code == 200
+    assert as_yaml.text == SPEC_FILE.read_text("utf-8")
+    schemathesis.openapi.from_dict(as_json.json()).validate()
