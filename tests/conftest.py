@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -30,11 +31,14 @@ from saglik.domain.methods import ALL_METHODS
 from saglik.domain.tckn import random_tckn
 from saglik.services.accounts import AccountService
 from saglik.services.hes import HesDataService
+from saglik.services.refdata import import_districts
 from saglik.store import migrate
 from saglik.store.engine import make_engine
 from saglik.web.app import create_app
 
 BASE_TIME = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
+DISTRICTS_CSV = Path(__file__).resolve().parents[2] / "shared" / "refdata" / "tr_districts.csv"
+"""The 973 districts every store is loaded with (DESIGN §6: read from shared/, never copied)."""
 PG_ADMIN_URL = os.environ.get("SAGLIK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = [
@@ -67,6 +71,7 @@ def store(
         path = tmp_path_factory.mktemp("sqlite") / "saglik.db"
         engine = make_engine(f"sqlite:///{path}")
         migrate.upgrade(engine)
+        import_districts(engine, DISTRICTS_CSV)
         yield engine
         engine.dispose()
         return
@@ -82,6 +87,7 @@ def store(
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     engine = make_engine(url)
     migrate.upgrade(engine)
+    import_districts(engine, DISTRICTS_CSV)
     yield engine
     engine.dispose()
     with psycopg.connect(_pg_dsn(PG_ADMIN_URL), autocommit=True) as admin:

@@ -71,6 +71,14 @@ def user_add(
     rate_limit: Annotated[
         str | None, typer.Option(help="Calls allowed per window, e.g. 100/second or 5000/hour.")
     ] = None,
+    il: Annotated[
+        int | None,
+        typer.Option("--il", help="ÖBS scope: bind the user to this province (plate code 1-81)."),
+    ] = None,
+    ilce: Annotated[
+        int | None,
+        typer.Option("--ilce", help="ÖBS scope: and to this district code of that province."),
+    ] = None,
 ) -> None:
     """Create a service user. Without --password-stdin a strong password is generated and
     printed once; only its Argon2id hash is stored."""
@@ -86,6 +94,8 @@ def user_add(
             password=password,
             ip_allowlist=ip or [],
             rate_limit=rate_limit,
+            province_code=il,
+            district_code=ilce,
         )
     _show_once(credential, generated=password is None)
 
@@ -111,11 +121,26 @@ def _methods_cell(methods: frozenset[str]) -> str:
     return "\n".join(m for m in ALL_METHODS if m in methods) or "-"
 
 
+def _scope_cell(province: int | None, district: int | None) -> str:
+    if province is None:
+        return "country"
+    return f"il {province}" + (f", ilçe {district}" if district is not None else "")
+
+
 @user_app.command("list")
 def user_list() -> None:
     """List service users with their rights (never their passwords)."""
     # Never truncate (a cut-off username or network would mislead): fold on a terminal.
-    headers = ("env", "username", "institution", "active", "methods", "ip allow-list", "rate limit")
+    headers = (
+        "env",
+        "username",
+        "institution",
+        "active",
+        "methods",
+        "ip allow-list",
+        "rate limit",
+        "scope",
+    )
     table = Table(*(Column(h, overflow="fold") for h in headers))
     with clear_errors():
         users = _service().list_users()
@@ -131,6 +156,7 @@ def user_list() -> None:
                     _methods_cell(user.methods),
                     "\n".join(user.ip_allowlist) or "any",
                     user.rate_limit or "none",
+                    _scope_cell(user.province_code, user.district_code),
                 ),
             )
         )

@@ -19,6 +19,8 @@ from saglik.domain.clock import Clock, SystemClock
 from saglik.services.accounts import InvalidAccountError
 from saglik.services.bootstrap import StoreNotMigratedError, ensure_schema
 from saglik.services.hes import HesDataError
+from saglik.services.obs import ObsDataError
+from saglik.services.refdata import RefdataError
 from saglik.store.accounts_repo import DuplicateError, NotFoundError
 from saglik.store.engine import make_engine
 
@@ -31,6 +33,8 @@ EXPECTED_ERRORS = (
     NotFoundError,
     HesDataError,
     StoreNotMigratedError,
+    ObsDataError,
+    RefdataError,
 )
 
 

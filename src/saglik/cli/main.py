@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from saglik import __version__
-from saglik.cli import accounts, db, hes_data
+from saglik.cli import accounts, db, hes_data, obs_data, refdata
 from saglik.cli.serve import serve
 
 app = typer.Typer(
@@ -39,3 +39,5 @@ app.add_typer(db.app, name="db")
 app.add_typer(accounts.institution_app, name="institution")
 app.add_typer(accounts.user_app, name="user")
 app.add_typer(hes_data.app, name="hes")
+app.add_typer(obs_data.app, name="obs")
+app.add_typer(refdata.app, name="refdata")

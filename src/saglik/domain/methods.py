@@ -10,6 +10,19 @@ HES_METHODS: tuple[str, ...] = (
     "check-hes-codes-plus",
 )
 
-ALL_METHODS: tuple[str, ...] = HES_METHODS
+OBS_METHODS: tuple[str, ...] = (
+    "GetTumOlumlerByDate",
+    "GetAdliFormlarByDate",
+    "GetGuncellenenOlumlerByDate",
+    "GetOlumByTcKimlikNoBasic",
+    "GetOlumByTcKimlikNoFull",
+    "GetOlumByFormNoBasic",
+    "GetOlumByFormNoFull",
+    "GetOlumByPasaportNoBasic",
+    "GetOlumByPasaportNoFull",
+    "GetOlumTarihiByTcKimlikNo",
+)
+
+ALL_METHODS: tuple[str, ...] = HES_METHODS + OBS_METHODS
 
 ENVIRONMENTS: tuple[str, ...] = ("live", "test")

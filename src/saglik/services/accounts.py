@@ -7,12 +7,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from limits import parse as parse_rate_limit
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from saglik.domain.clock import Clock
 from saglik.domain.methods import ALL_METHODS, ENVIRONMENTS
 from saglik.services.passwords import generate_password, hash_password
-from saglik.store import accounts_repo
+from saglik.store import accounts_repo, obs_repo
 from saglik.store.accounts_repo import UserRecord
 
 
@@ -67,6 +67,24 @@ def _check_rate_limit(rate_limit: str | None) -> str | None:
     return rate_limit
 
 
+def _check_scope(conn: Connection, province: int | None, district: int | None) -> None:
+    """An ÖBS scope: a plate code 1–81, optionally one of that province's districts."""
+    if province is None:
+        if district is not None:
+            raise InvalidAccountError("a district scope needs its province (--il)")
+        return
+    if not 1 <= province <= 81:
+        raise InvalidAccountError("province must be a plate code from 1 to 81")
+    if district is not None:
+        plate = obs_repo.district_plate(conn, district)
+        if plate is None:
+            raise InvalidAccountError(
+                "unknown district code (load districts with `saglik refdata import`)"
+            )
+        if plate != province:
+            raise InvalidAccountError(f"district {district} is not in province {province}")
+
+
 class AccountService:
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self._engine = engine
@@ -102,6 +120,7 @@ class AccountService:
         limit = _check_rate_limit(rate_limit)
         secret = password if password is not None else generate_password()
         with self._engine.begin() as conn:
+            _check_scope(conn, province_code, district_code)
             accounts_repo.add_user(
                 conn,
                 institution=accounts_repo.institution_id(conn, " ".join(institution.split())),

@@ -11,6 +11,7 @@ from saglik.domain.clock import Clock
 from saglik.domain.methods import ALL_METHODS
 from saglik.services.accounts import AccountService, IssuedCredential
 from saglik.services.fixtures import apply_hes_fixtures
+from saglik.services.obs_fixtures import apply_obs_fixtures
 from saglik.store import accounts_repo, migrate
 
 log = logging.getLogger("saglik.bootstrap")
@@ -57,4 +58,5 @@ def ensure_sandbox_user(engine: Engine, clock: Clock) -> IssuedCredential | None
 def prepare(engine: Engine, clock: Clock) -> IssuedCredential | None:
     ensure_schema(engine)
     apply_hes_fixtures(engine, clock)
+    apply_obs_fixtures(engine)
     return ensure_sandbox_user(engine, clock)

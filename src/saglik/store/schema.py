@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -182,3 +183,74 @@ moi_outbox = Table(
     Index("ix_moi_outbox_pending", "delivered_at", "next_attempt_at"),
 )
 """Risky visitor reports for the Ministry of Interior, written with the audit record (§4.5)."""
+
+districts = Table(
+    "districts",
+    metadata,
+    Column("code", Integer, primary_key=True),
+    Column("plate", SmallInteger, nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+)
+"""Loaded with ``saglik refdata import`` (provinces ship with the package)."""
+
+death_forms = Table(
+    "death_forms",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("env", String(4), nullable=False),
+    Column("form_no", String(20), nullable=False),
+    Column("referans_no", String(20), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("identity_number", String(11), nullable=True),
+    Column("passport_no", String(20), nullable=True),
+    Column("nationality", String(3), nullable=False),
+    Column("first_name", String(200), nullable=False),
+    Column("last_name", String(200), nullable=False),
+    Column("father_name", String(200), nullable=True),
+    Column("mother_name", String(200), nullable=True),
+    Column("birth_date", Date, nullable=True),
+    Column("birth_place", String(100), nullable=True),
+    Column("sex", SmallInteger, nullable=False),
+    Column("died_at", UtcDateTime, nullable=False),
+    Column("place_of_death_type", SmallInteger, nullable=False),
+    Column("death_province", SmallInteger, nullable=False),
+    Column("death_district", Integer, nullable=True),
+    Column("residence_province", SmallInteger, nullable=False),
+    Column("residence_district", Integer, nullable=True),
+    Column("manner", SmallInteger, nullable=False),
+    Column("maternal_status", SmallInteger, nullable=True),
+    Column("autopsy", Boolean, nullable=True),
+    Column("injured_at", UtcDateTime, nullable=True),
+    Column("registered_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=True),
+    UniqueConstraint("env", "form_no", "referans_no", name="uq_death_forms_env_form_ref"),
+    Index("ix_death_forms_registered", "env", "registered_at"),
+    Index("ix_death_forms_identity", "env", "identity_number"),
+    Index("ix_death_forms_passport", "env", "passport_no"),
+)
+"""Names are stored NFC, Turkish upper case; times are UTC (the wire shows Istanbul time)."""
+
+death_causes = Table(
+    "death_causes",
+    metadata,
+    Column("form_id", ForeignKey("death_forms.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", SmallInteger, primary_key=True),
+    Column("kind", SmallInteger, nullable=False),
+    Column("icd_code", String(8), nullable=False),
+    Column("interval", String(100), nullable=True),
+)
+"""The WHO cause chain in order: Part I a (immediate) … d (underlying), then Part II."""
+
+death_form_history = Table(
+    "death_form_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("form_id", ForeignKey("death_forms.id", ondelete="CASCADE"), nullable=False),
+    Column("env", String(4), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("action", String(12), nullable=False),
+    Column("changes", Text, nullable=True),
+    Index("ix_death_form_history_day", "env", "at"),
+    Index("ix_death_form_history_form", "form_id"),
+)
+"""Every registration, correction, return and approval; the change feed reads this."""

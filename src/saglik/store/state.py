@@ -16,6 +16,16 @@ def get(conn: Connection, key: str) -> str | None:
     return conn.execute(select(instance_state.c.value).where(instance_state.c.key == key)).scalar()
 
 
+def put(conn: Connection, key: str, value: str) -> None:
+    if (
+        conn.execute(
+            update(instance_state).where(instance_state.c.key == key).values(value=value)
+        ).rowcount
+        == 0
+    ):
+        conn.execute(instance_state.insert().values(key=key, value=value))
+
+
 def get_or_create_secret(conn: Connection, key: str) -> str:
     """A random hex secret created on first use; racing workers agree on the first one written."""
     value = get(conn, key)

