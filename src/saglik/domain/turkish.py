@@ -32,6 +32,12 @@ def normalize_name(text: str) -> str:
     return tr_upper(" ".join(nfc(text).split()))
 
 
+def normalize_foreign_name(text: str) -> str:
+    """A name as a foreign passport writes it: NFC, single spaces, plain (non-Turkish) upper case,
+    so ``Schmidt`` is ``SCHMIDT``, never ``SCHMİDT``."""
+    return nfc(" ".join(nfc(text).split()).upper())
+
+
 def mask_name(name: str) -> str:
     """The live service's mask: each word's first two letters then ``****`` (``ÖM**** FA****``).
 

@@ -34,7 +34,7 @@ from saglik.domain.obs import (
 )
 from saglik.domain.pseudonym import Pseudonymizer
 from saglik.domain.tckn import is_valid_tckn
-from saglik.domain.turkish import normalize_name
+from saglik.domain.turkish import normalize_foreign_name, normalize_name
 from saglik.store import obs_repo
 
 T = TypeVar("T")
@@ -145,11 +145,14 @@ class ObsQueryService:
         full: bool,
     ) -> Found[Lookup]:
         passport = normalize_passport(parse_required(passport_no, "PasaportNo", 20))
-        first, last = parse_name(adi, "Adi"), parse_name(soyadi, "Soyadi")
+        for value, label in ((adi, "Adi"), (soyadi, "Soyadi")):
+            parse_name(value, label)  # required, not blank
+        firsts = _name_forms(adi or "")
+        lasts = _name_forms(soyadi or "")
         return self._first_visible(
             scope,
             lambda conn: obs_repo.by_passport(conn, env, passport, with_causes=full),
-            lambda r: r.first_name == first and r.last_name == last,
+            lambda r: r.first_name in firsts and r.last_name in lasts,
             (self._pseudonymizer.ref("passport", passport),),
         )
 
@@ -163,6 +166,11 @@ class ObsQueryService:
         )
         died = found.value.record.died_at if found.value is not None else None
         return Found(died, found.subject_refs)
+
+
+def _name_forms(text: str) -> set[str]:
+    """A foreigner's name may be typed the Turkish way or the passport way: accept both folds."""
+    return {normalize_name(text), normalize_foreign_name(text)}
 
 
 def normalize_passport(value: str) -> str:
@@ -318,12 +326,15 @@ class ObsRegistryService:
     def to_record(
         form: DeathFormInput, numbers: tuple[str, str], registered: datetime
     ) -> DeathRecord:
-        """The stored form of a validated input: names NFC Turkish upper case, passport folded."""
+        """The stored form of a validated input: names NFC upper case (Turkish for citizens)."""
+
+        # A foreigner's names are kept as the passport writes them (plain upper case)
+        fold = normalize_name if form.passport_no is None else normalize_foreign_name
 
         def name(value: str | None) -> str | None:
-            return normalize_name(value) if value and value.strip() else None
+            return fold(value) if value and value.strip() else None
 
-        first, last = normalize_name(form.first_name), normalize_name(form.last_name)
+        first, last = fold(form.first_name), fold(form.last_name)
         if not first or not last:
             raise ObsDataError("first_name and last_name must not be blank")
         return DeathRecord(

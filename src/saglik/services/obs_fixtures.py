@@ -22,6 +22,8 @@ from saglik.store import obs_repo, state
 
 TEST_ENV = "test"
 DIGEST_KEY = "obs_fixtures_digest"
+LAYOUT_VERSION = "2"
+"""Bump when the way fixtures are stored changes, so existing stores lay them again."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def obs_fixtures() -> tuple[ObsFixture, ...]:
 
 
 def apply_obs_fixtures(engine: Engine) -> None:
-    digest = hashlib.sha256(_raw().encode()).hexdigest()
+    digest = hashlib.sha256((LAYOUT_VERSION + _raw()).encode()).hexdigest()
     with engine.begin() as conn:
         if state.get(conn, DIGEST_KEY) == digest:
             return
