@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 import uvicorn
 from sqlalchemy import Engine
@@ -35,19 +34,14 @@ from saglik.services.refdata import import_districts
 from saglik.store import migrate
 from saglik.store.engine import make_engine
 from saglik.web.app import create_app
+from tests.pg_support import pg_database
 
 BASE_TIME = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
 DISTRICTS_CSV = Path(__file__).resolve().parents[2] / "shared" / "refdata" / "tr_districts.csv"
 """The 973 districts every store is loaded with (DESIGN §6: read from shared/, never copied)."""
-PG_ADMIN_URL = os.environ.get("SAGLIK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = [
     b.strip() for b in os.environ.get("SAGLIK_TEST_BACKENDS", "sqlite,postgresql").split(",") if b
 ]
-
-
-def _pg_dsn(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
 
 
 @pytest.fixture(scope="session")
@@ -75,23 +69,12 @@ def store(
         yield engine
         engine.dispose()
         return
-    name = f"saglik_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = psycopg.connect(_pg_dsn(PG_ADMIN_URL), autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL unreachable at {PG_ADMIN_URL} under CI: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL} (set CI=true to require it)")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    import_districts(engine, DISTRICTS_CSV)
-    yield engine
-    engine.dispose()
-    with psycopg.connect(_pg_dsn(PG_ADMIN_URL), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with pg_database(f"saglik_test_{os.getpid()}_{uuid.uuid4().hex[:8]}") as url:
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        import_districts(engine, DISTRICTS_CSV)
+        yield engine
+        engine.dispose()
 
 
 def _free_port() -> int:

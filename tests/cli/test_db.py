@@ -43,6 +43,14 @@ HELP: dict[tuple[str, ...], str] = {
     ("hes", "infection"): "immune",
     ("hes", "pcr"): "72 hours",
     ("hes", "consent"): "HES Kod Ayarları",
+    ("obs",): "death forms",
+    ("obs", "test-records"): "fixture",
+    ("obs", "register"): "ReferansNo",
+    ("obs", "correct"): "history",
+    ("obs", "approve"): "Approve",
+    ("obs", "return"): "Return",
+    ("refdata",): "districts",
+    ("refdata", "import"): "district_code",
 }
 
 

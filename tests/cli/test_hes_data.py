@@ -20,20 +20,9 @@ from saglik.services.hes import HesQueryService
 from saglik.store import migrate
 from saglik.store.schema import persons
 from tests.cli.conftest import Invoke, Store, assert_error, run_saglik
+from tests.hes_fixture_support import DOCUMENT_CATEGORIES, EXTRA_CATEGORIES
 
-CATEGORIES = {
-    "Aşı",
-    "Bağışıklık",
-    "PCR Test Sonucu",
-    "Riskli",
-    "Aşı & Bağışıklık & PCR Test Sonucu",
-    "Aşı & Bağışıklık",
-    "Aşı & PCR Test Sonucu",
-    "Bağışıklık & PCR Test Sonucu",
-    "Süresi dolmuş",
-    "İzin verilmemiş",
-    "Risksiz",
-}
+CATEGORIES = {*DOCUMENT_CATEGORIES, *EXTRA_CATEGORIES}
 ISSUED = re.compile(
     r"code (?P<code>[A-Z][0-9][A-Z][0-9]{7}) valid until "
     r"(?P<until>\d{4}-\d\d-\d\d \d\d:\d\d) UTC"

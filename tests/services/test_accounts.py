@@ -138,6 +138,8 @@ def test_scope_allow_list_and_rate_limit_are_stored(
         ({"env": "prod"}, "environment"),
         ({"env": "TEST"}, "environment"),
         ({"username": ""}, "username"),
+        ({"username": "nul\x00byte"}, "username"),
+        ({"username": "bell\x07"}, "username"),
         ({"username": "with space"}, "username"),
         ({"username": "with:colon"}, "username"),
     ],
@@ -153,7 +155,7 @@ def test_invalid_user_settings_are_refused_and_nothing_is_stored(
     before = _version(store)
     with pytest.raises(InvalidAccountError, match=message):
         add(accounts, institution, **{**changes, "username": username})
-    if username:
+    if username and "\x00" not in username:  # PostgreSQL text cannot even be queried with NUL
         for any_env in ("test", "live"):
             assert find(store, any_env, username) is None
     assert _version(store) == before

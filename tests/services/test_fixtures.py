@@ -26,6 +26,7 @@ from saglik.store.schema import (
     risk_periods,
     vaccinations,
 )
+from tests.hes_fixture_support import DOCUMENT_CATEGORIES
 from tests.store.backends import backend_of, blank_engine
 
 H = timedelta(hours=1)
@@ -36,16 +37,6 @@ INSTANTS = [
     datetime(2061, 8, 31, 21, 0, tzinfo=UTC),
 ]
 
-DOCUMENT_CATEGORIES = {
-    "Aşı",
-    "Bağışıklık",
-    "PCR Test Sonucu",
-    "Riskli",
-    "Aşı & Bağışıklık & PCR Test Sonucu",
-    "Aşı & Bağışıklık",
-    "Aşı & PCR Test Sonucu",
-    "Bağışıklık & PCR Test Sonucu",
-}
 
 # code → (status, is_vaccinated, is_immune, hours since the shown negative test, test shared)
 EXPECTED: dict[str, tuple[HealthStatus, bool | None, bool | None, int | None, bool]] = {
@@ -89,7 +80,7 @@ def fixture_counts(engine: Engine) -> dict[str, int]:
 def test_there_is_one_fixture_per_document_category_plus_expired_no_consent_and_plain() -> None:
     categories = [f.category for f in hes_fixtures()]
     assert len(categories) == len(set(categories)) == 11
-    assert set(categories) >= DOCUMENT_CATEGORIES
+    assert set(categories) >= set(DOCUMENT_CATEGORIES)
     assert {f.code for f in hes_fixtures()} == set(EXPECTED) | {EXPIRED}
 
 

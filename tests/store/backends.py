@@ -12,13 +12,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
-import pytest
 from sqlalchemy import Engine
 
 from saglik.store import migrate
 from saglik.store.engine import make_engine
-from tests.conftest import IN_CI, PG_ADMIN_URL, _pg_dsn
+from tests.pg_support import pg_database
 
 
 @contextlib.contextmanager
@@ -33,24 +31,14 @@ def blank_engine(backend: str, tmp_dir: Path, *, migrated: bool) -> Iterator[Eng
         finally:
             engine.dispose()
         return
-    name = f"saglik_blank_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(_pg_dsn(PG_ADMIN_URL), autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL unreachable at {PG_ADMIN_URL} under CI: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL} (set CI=true to require it)")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    engine = make_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-    try:
-        if migrated:
-            migrate.upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with psycopg.connect(_pg_dsn(PG_ADMIN_URL), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with pg_database(f"saglik_blank_{uuid.uuid4().hex[:12]}") as url:
+        engine = make_engine(url)
+        try:
+            if migrated:
+                migrate.upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def backend_of(engine: Engine) -> str:

@@ -21,9 +21,11 @@ from sqlalchemy import Engine, func, select
 
 from saglik.domain.clock import ManualClock
 from saglik.domain.methods import ALL_METHODS
+from saglik.domain.pseudonym import Pseudonymizer
 from saglik.services.accounts import AccountService
 from saglik.services.fixtures import apply_hes_fixtures
-from saglik.store.schema import audit_events, audit_subjects, service_users
+from saglik.store import state
+from saglik.store.schema import audit_events, audit_subjects, instance_state, service_users
 from tests.conftest import Credential, LiveServer
 
 LIVE_BASE = "/services/g2g/saglik/hes/"
@@ -263,6 +265,16 @@ def dump_table(engine: Engine, table: Any) -> str:
     with engine.connect() as conn:
         rows = conn.execute(select(table)).all()
     return json.dumps([[str(v) for v in row] for row in rows], ensure_ascii=False)
+
+
+def pseudonymizer(server: LiveServer) -> Pseudonymizer:
+    """The pseudonymizer keyed like the server's audit trail, to compute the subject references
+    a call should have left."""
+    with server.engine.connect() as conn:
+        key = conn.execute(
+            select(instance_state.c.value).where(instance_state.c.key == state.AUDIT_KEY)
+        ).scalar_one()
+    return Pseudonymizer(bytes.fromhex(key))
 
 
 @pytest.fixture

@@ -7,19 +7,15 @@ import hashlib
 import json
 import logging
 import re
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 
-from saglik.domain.pseudonym import Pseudonymizer
 from saglik.services.hes import HesDataService
-from saglik.store import state
-from saglik.store.schema import audit_events, audit_subjects, instance_state
+from saglik.store.schema import audit_events, audit_subjects
 from tests.conftest import Credential, Holder, LiveServer
 from tests.web.conftest import (
     HES_METHODS,
@@ -29,20 +25,14 @@ from tests.web.conftest import (
     dump_table,
     last_audit_id,
     path,
+    pseudonymizer,
     request_body,
     subjects_of,
     user_row,
 )
+from tests.web.log_support import record_texts, wait_for_access_log
 
 REF_SHAPE = re.compile(r"[0-9a-f]{40}")
-
-
-def pseudonymizer(server: LiveServer) -> Pseudonymizer:
-    with server.engine.connect() as conn:
-        key = conn.execute(
-            select(instance_state.c.value).where(instance_state.c.key == state.AUDIT_KEY)
-        ).scalar_one()
-    return Pseudonymizer(bytes.fromhex(key))
 
 
 # --- one record per call -----------------------------------------------------------------------
@@ -278,32 +268,6 @@ def test_audit_tables_never_hold_a_clear_code_identity_number_or_name(
 # --- logs --------------------------------------------------------------------------------------
 
 
-def wait_for_access_log(caplog: pytest.LogCaptureFixture, path_: str) -> logging.LogRecord:
-    """The access log is written once the response has gone out, so it can trail the client."""
-    deadline = time.monotonic() + 1.0
-    while True:
-        for record in reversed(caplog.records):
-            fields = getattr(record, "fields", None)
-            if record.name == "saglik.access" and fields and fields.get("path") == path_:
-                return record
-        assert time.monotonic() < deadline, f"no access log record for {path_}"
-        time.sleep(0.01)
-
-
-def _record_texts(records: Iterable[logging.LogRecord]) -> list[str]:
-    texts = []
-    for record in records:
-        texts.append(str(record.msg))
-        texts.append(record.getMessage())
-        texts.append(repr(record.args))
-        fields = getattr(record, "fields", None)
-        if fields is not None:
-            texts.append(json.dumps(fields, ensure_ascii=False, default=str))
-        if record.exc_info and record.exc_info[1] is not None:
-            texts.append(repr(record.exc_info[1]))
-    return texts
-
-
 def test_no_personal_data_reaches_the_logs(
     caplog: pytest.LogCaptureFixture,
     server: LiveServer,
@@ -337,8 +301,9 @@ def test_no_personal_data_reaches_the_logs(
     live.client.post(url, json={"hes_code": holder.code}, auth=limited.auth)
 
     live.client.get("/healthz")
-    wait_for_access_log(caplog, "/healthz")  # everything before it has been logged too
-    texts = "\n".join(_record_texts(caplog.records))
+    # everything before it has been logged too
+    wait_for_access_log(caplog, "/healthz", timeout=1.0)
+    texts = "\n".join(record_texts(caplog.records))
     secrets = [
         *(h.code for h in (holder, risky, expired, test_holder)),
         holder.code.lower(),
@@ -370,7 +335,9 @@ def test_access_log_records_method_path_and_status_without_a_query_string(
         json={"hes_code": holder.code},
         auth=live.credential.auth,
     )
-    record = wait_for_access_log(caplog, "/services/g2g/saglik/hes/check-employee-hes-code")
+    record = wait_for_access_log(
+        caplog, "/services/g2g/saglik/hes/check-employee-hes-code", timeout=1.0
+    )
     fields = record.fields  # type: ignore[attr-defined]
     assert fields["method"] == "POST"
     assert fields["status"] == 200

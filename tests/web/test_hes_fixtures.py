@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from saglik.services.fixtures import HesFixture, apply_hes_fixtures, hes_fixtures
 from saglik.store.schema import moi_outbox
 from tests.conftest import LiveServer
+from tests.hes_fixture_support import DOCUMENT_CATEGORIES
 from tests.web.conftest import (
     EXPIRED_BODY,
     NOT_FOUND_BODY,
@@ -52,16 +53,7 @@ EXPECTED: dict[str, tuple[str, Any, Any, Any, bool]] = {
     "Risksiz": ("RISKLESS", False, False, None, True),
 }
 EXPIRED_CATEGORY = "Süresi dolmuş"
-DOCUMENT_TABLE = [
-    "Aşı",
-    "Bağışıklık",
-    "PCR Test Sonucu",
-    "Riskli",
-    "Aşı & Bağışıklık & PCR Test Sonucu",
-    "Aşı & Bağışıklık",
-    "Aşı & PCR Test Sonucu",
-    "Bağışıklık & PCR Test Sonucu",
-]
+DOCUMENT_TABLE = list(DOCUMENT_CATEGORIES)
 
 
 def by_category(category: str) -> HesFixture:

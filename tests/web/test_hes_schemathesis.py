@@ -9,11 +9,8 @@ user, the live paths with a live-env user."""
 
 from __future__ import annotations
 
-import copy
-import uuid
 from typing import Any
 
-import hypothesis
 import pytest
 import schemathesis
 from schemathesis import Case, CheckContext, Response
@@ -22,22 +19,15 @@ from schemathesis.specs.openapi.checks import is_unexpected_http_status_case
 from sqlalchemy import Engine
 
 from saglik.domain.clock import ManualClock
-from saglik.domain.methods import ALL_METHODS, ENVIRONMENTS
-from saglik.services.accounts import AccountService
-from saglik.web import docs
+from saglik.domain.methods import ENVIRONMENTS
 from tests.conftest import LiveServer
+from tests.web.fuzz_support import FUZZ_SETTINGS, create_fuzz_users, env_of, fuzz_schema
 
-TEST_PREFIX = "/services/g2g/test/"
 BULK_METHODS = ("check-hes-codes", "check-hes-codes-plus")
-MAX_EXAMPLES = 40
 
 CREDENTIALS = {env: (f"fuzz-{env}", f"fuzz-{env}-password-0123456789") for env in ENVIRONMENTS}
 """Environment → (username, password), fixed so generation (at collection time) can apply them;
 the ``fuzz_users`` fixture creates these users in each backend's store."""
-
-
-def _env_of(path: str) -> str:
-    return "test" if path.startswith(TEST_PREFIX) else "live"
 
 
 class EnvironmentBasicAuth:
@@ -46,7 +36,7 @@ class EnvironmentBasicAuth:
     def get(self, case: Case, _ctx: Any) -> tuple[str, str] | None:
         if not case.operation.path.startswith("/services/"):
             return None
-        return CREDENTIALS[_env_of(case.operation.path)]
+        return CREDENTIALS[env_of(case.operation.path)]
 
     def set(self, case: Case, data: tuple[str, str], _ctx: Any) -> None:
         schemathesis.auths.apply_basic_auth(case, *data)
@@ -107,37 +97,15 @@ CHECKS = [
 def fuzz_users(store: Engine, clock: ManualClock) -> None:
     """The ``CREDENTIALS`` users (all methods, no rate limit) in this backend's store; session
     scope, like the store, so the fixed usernames are created exactly once per store."""
-    accounts = AccountService(store, clock)
-    institution = f"Kurum {uuid.uuid4().hex[:10]}"
-    accounts.add_institution(institution)
-    for env, (username, password) in CREDENTIALS.items():
-        accounts.add_user(
-            username=username,
-            institution=institution,
-            env=env,
-            methods=ALL_METHODS,
-            password=password,
-        )
+    create_fuzz_users(store, clock, CREDENTIALS)
 
 
-_config = schemathesis.Config.from_dict(
-    {
-        "request-timeout": 10,
-        "generation": {"mode": "all", "max-examples": MAX_EXAMPLES},
-        "phases": {"stateful": {"enabled": False}},
-    }
-)
-api = schemathesis.openapi.from_dict(copy.deepcopy(docs.spec("hes")), config=_config)
+api = fuzz_schema("hes")
 api.auth(refresh_interval=None)(EnvironmentBasicAuth)
 
 
 @api.parametrize()
-@hypothesis.settings(
-    max_examples=MAX_EXAMPLES,
-    deadline=None,
-    suppress_health_check=list(hypothesis.HealthCheck),
-    database=None,
-)
+@FUZZ_SETTINGS
 @pytest.mark.usefixtures("fuzz_users")
 def test_generated_requests_conform_to_the_contract(case: Case, server: LiveServer) -> None:
     case.call_and_validate(base_url=server.base_url, checks=CHECKS, timeout=10)

@@ -4,21 +4,14 @@ serves, real answers of the live server conform to it, and the docs pages serve 
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterator
-from importlib import resources
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import jsonschema_rs
 import pytest
-import schemathesis
-import yaml
-from schemathesis import checks as st_checks
 from sqlalchemy import Engine
 from starlette.routing import Mount, Route
 
@@ -29,13 +22,18 @@ from saglik.services.accounts import AccountService
 from saglik.services.fixtures import hes_fixtures
 from saglik.store import migrate
 from saglik.store.engine import make_engine
-from saglik.web import docs, hes_wire
+from saglik.web import hes_wire
 from saglik.web.app import create_app
 from tests.conftest import Credential, Holder, LiveServer
+from tests.web.openapi_support import contract_spec
 
-SPEC_FILE = Path(str(resources.files("saglik.web").joinpath("openapi/hes.yaml")))
-SPEC: dict[str, Any] = yaml.safe_load(SPEC_FILE.read_text("utf-8"))
-SCHEMA = schemathesis.openapi.from_dict(copy.deepcopy(SPEC))
+HES = contract_spec("hes")
+SPEC = HES.doc
+component_validator = HES.component_validator
+assert_conforms = HES.assert_conforms
+wire_order = HES.wire_order
+resolve = HES.resolve
+spec_operations = HES.spec_operations
 
 LIVE = "/services/g2g/saglik/hes/"
 TEST = "/services/g2g/test/saglik/hes/"
@@ -43,135 +41,9 @@ JSON = {"Content-Type": "application/json"}
 DOC_ROUTES = {"/docs", "/docs/static", "/openapi/{name}.json", "/openapi/{name}.yaml"}
 """Routes that serve the documentation itself and are deliberately not part of the HES contract."""
 
-CONFORMANCE = [
-    st_checks.status_code_conformance,
-    st_checks.content_type_conformance,
-    st_checks.response_headers_conformance,
-    st_checks.response_schema_conformance,
-]
-
 
 # ---------------------------------------------------------------------------------------------
-# helpers
-
-
-def _as_json_schema(node: Any) -> Any:
-    """OpenAPI 3.0 schema objects → JSON Schema (draft 4): ``nullable`` becomes ``anyOf null``."""
-    if isinstance(node, list):
-        return [_as_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {key: _as_json_schema(value) for key, value in node.items() if key != "nullable"}
-    if node.get("nullable") is True:
-        return {"anyOf": [out, {"type": "null"}]}
-    return out
-
-
-_COMPONENTS = _as_json_schema(SPEC["components"])
-
-
-def component_validator(name: str) -> jsonschema_rs.Draft4Validator:
-    root = {"$ref": f"#/components/schemas/{name}", "components": _COMPONENTS}
-    return jsonschema_rs.Draft4Validator(root, validate_formats=True)
-
-
-def schema_validator(schema: dict[str, Any]) -> jsonschema_rs.Draft4Validator:
-    root = {**_as_json_schema(schema), "components": _COMPONENTS}
-    return jsonschema_rs.Draft4Validator(root, validate_formats=True)
-
-
-def assert_conforms(
-    path: str,
-    response: httpx.Response,
-    *,
-    component: str | None = None,
-    method: str = "POST",
-) -> Any:
-    """The status is documented for the operation, and the content type, the headers and the body
-    conform to what the spec documents for that status (schemathesis' own checks); with
-    ``component`` the body also validates against that named schema. Returns the parsed body."""
-    operation = SCHEMA[path][method]
-    documented = operation.definition.raw["responses"]
-    assert str(response.status_code) in documented, (
-        f"{method} {path} answered {response.status_code}, documented: {sorted(documented)}"
-    )
-    case = operation.Case()
-    case.validate_response(response, checks=CONFORMANCE)
-    body = response.json()
-    if component is not None:
-        errors = [str(e) for e in component_validator(component).iter_errors(body)]
-        assert not errors, f"{component}: {errors}"
-    return body
-
-
-def wire_order(component: str) -> list[str]:
-    return list(SPEC["components"]["schemas"][component]["properties"])
-
-
-def walk(node: Any, at: str = "#") -> Iterator[tuple[str, Any]]:
-    yield at, node
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from walk(value, f"{at}/{key}")
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from walk(value, f"{at}/{index}")
-
-
-def resolve(pointer: str) -> Any:
-    assert pointer.startswith("#/"), f"only local references are used: {pointer}"
-    node: Any = SPEC
-    for raw in pointer[2:].split("/"):
-        part = raw.replace("~1", "/").replace("~0", "~")
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    return node
-
-
-# ---------------------------------------------------------------------------------------------
-# (a) the document itself
-
-
-def test_spec_is_valid_openapi_3_0() -> None:
-    assert SPEC["openapi"] == "3.0.3", "the bundled Swagger UI 4 renders only OpenAPI 3.0"
-    schemathesis.openapi.from_path(SPEC_FILE).validate()  # raises on any meta-schema violation
-    assert docs.spec("hes") == SPEC, "the app serves the file this test reads"
-
-
-def test_every_reference_resolves() -> None:
-    refs = [
-        (at, node["$ref"]) for at, node in walk(SPEC) if isinstance(node, dict) and "$ref" in node
-    ]
-    assert refs
-    for at, ref in refs:
-        try:
-            resolve(ref)
-        except (KeyError, IndexError) as exc:
-            pytest.fail(f"{at}: unresolvable $ref {ref} ({exc})")
-
-
-def test_every_example_conforms_to_its_schema() -> None:
-    """Request and response examples are part of the contract; they must not drift from it."""
-    checked = 0
-    for at, node in walk(SPEC):
-        if not (
-            isinstance(node, dict)
-            and "schema" in node
-            and ("example" in node or "examples" in node)
-        ):
-            continue
-        if "/headers/" in at:
-            continue
-        validator = schema_validator(node["schema"])
-        examples = {"example": node["example"]} if "example" in node else {}
-        for name, example in node.get("examples", {}).items():
-            examples[name] = (
-                resolve(example["$ref"])["value"] if "$ref" in example else example["value"]
-            )
-        for name, value in examples.items():
-            errors = [str(e) for e in validator.iter_errors(value)]
-            assert not errors, f"{at} example {name!r}: {errors}"
-            checked += 1
-    assert checked >= 15
+# (a) the document itself (the checks every document shares are in test_openapi_documents.py)
 
 
 def test_the_spec_and_the_server_agree_on_what_is_blank() -> None:
@@ -188,11 +60,6 @@ def test_the_spec_and_the_server_agree_on_what_is_blank() -> None:
         if spec_ok.is_valid(char * 2) != (not errors):
             disagreements.append(f"U+{ord(char):04X}")
     assert not disagreements
-
-
-def test_yaml_has_no_values_json_cannot_carry() -> None:
-    """Unquoted timestamps would load as datetimes and break /openapi/hes.json."""
-    assert json.loads(json.dumps(SPEC)) == SPEC
 
 
 def test_both_environments_share_one_definition_per_method() -> None:
@@ -241,8 +108,8 @@ def app_routes(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, str]]
                 assert route.path in DOC_ROUTES, f"unexpected mount {route.path}"
                 continue
             assert isinstance(route, Route)
-            if route.path in DOC_ROUTES:
-                continue
+            if route.path in DOC_ROUTES or "/OBS/" in route.path:
+                continue  # ÖBS routes: obs.yaml, checked by test_obs_openapi_contract.py
             paths = [route.path]
             if "{method}" in route.path:
                 paths = [route.path.replace("{method}", name) for name in HES_METHODS]
@@ -254,26 +121,12 @@ def app_routes(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, str]]
         engine.dispose()
 
 
-def spec_operations() -> set[tuple[str, str]]:
-    verbs = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
-    ops = set()
-    for path, item in SPEC["paths"].items():
-        resolved = resolve(item["$ref"]) if "$ref" in item else item
-        ops.update((verb.upper(), path) for verb in resolved if verb in verbs)
-    return ops
-
-
 def test_every_served_route_is_in_the_spec_and_every_spec_path_is_served(
     app_routes: set[tuple[str, str]],
 ) -> None:
     assert spec_operations() == app_routes
     hes = {p for _, p in app_routes if p.startswith("/services/")}
     assert hes == {prefix + m for prefix in (LIVE, TEST) for m in HES_METHODS}
-
-
-def test_schemathesis_sees_the_same_operations() -> None:
-    labels = {op.ok().label for op in SCHEMA.get_all_operations()}
-    assert labels == {f"{verb} {path}" for verb, path in spec_operations()}
 
 
 def test_every_spec_path_reaches_its_handler_on_the_live_server(server: LiveServer) -> None:
@@ -629,15 +482,3 @@ def test_docs_page_serves_swagger_ui_for_the_hes_spec(server: LiveServer) -> Non
             response = client.get(asset)
             assert response.status_code == 200, asset
             assert len(response.content) > 1000, asset
-
-
-def test_served_json_and_yaml_are_the_document(server: LiveServer) -> None:
-    with server.client() as client:
-        as_json = client.get("/openapi/hes.json")
-        as_yaml = client.get("/openapi/hes.yaml")
-    assert as_json.status_code == 200
-    assert as_json.headers["content-type"].startswith("application/json")
-    assert as_json.json() == SPEC
-    assert as_yaml.status_code == 200
-    assert as_yaml.text == SPEC_FILE.read_text("utf-8")
-    schemathesis.openapi.from_dict(as_json.json()).validate()

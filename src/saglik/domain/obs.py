@@ -145,11 +145,20 @@ def parse_required(value: str | None, name: str, max_length: int = 64) -> str:
     return value
 
 
+def _istanbul_midnight_utc(day: date) -> datetime:
+    try:
+        return datetime.combine(day, time(0), tzinfo=ISTANBUL).astimezone(UTC)
+    except OverflowError:  # 0001-01-01 local is before the first UTC instant Python can hold
+        return datetime.min.replace(tzinfo=UTC)
+
+
 def istanbul_day(day: date) -> tuple[datetime, datetime]:
-    """The UTC instants bounding one Istanbul calendar day, ``[start, end)``."""
-    start = datetime.combine(day, time(0), tzinfo=ISTANBUL)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=ISTANBUL)
-    return start.astimezone(UTC), end.astimezone(UTC)
+    """The UTC instants bounding one Istanbul calendar day, ``[start, end)``; the days at the
+    ends of the calendar (0001-01-01, 9999-12-31) are clamped to what ``datetime`` can hold."""
+    start = _istanbul_midnight_utc(day)
+    if day == date.max:
+        return start, datetime.max.replace(tzinfo=UTC)
+    return start, _istanbul_midnight_utc(day + timedelta(days=1))
 
 
 def istanbul_local(moment: datetime) -> str:

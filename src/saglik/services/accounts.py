@@ -111,8 +111,10 @@ class AccountService:
         rate_limit: str | None = None,
     ) -> IssuedCredential:
         _check_env(env)
-        if not username or any(c.isspace() or c == ":" for c in username):
-            raise InvalidAccountError("username must be non-empty, without spaces or ':'")
+        if not username or any(c.isspace() or c == ":" or not c.isprintable() for c in username):
+            raise InvalidAccountError(
+                "username must be non-empty, printable, without spaces or ':'"
+            )
         if password is not None and len(password) < 12:
             raise InvalidAccountError("password must be at least 12 characters")
         chosen = _check_methods(methods)

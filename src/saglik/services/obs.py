@@ -194,6 +194,13 @@ def _code_in(table: str) -> Callable[[int | None], int | None]:
     return check
 
 
+def _no_nul(value: Any) -> Any:
+    """PostgreSQL text cannot hold NUL: refuse it on every backend alike."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
@@ -204,6 +211,7 @@ class CauseInput(BaseModel):
     interval: str | None = Field(default=None, max_length=100)
 
     _kind = field_validator("kind")(_code_in("OlumNedeniTuru"))
+    _text = field_validator("*")(_no_nul)
 
     @field_validator("icd_code")
     @classmethod
@@ -244,6 +252,7 @@ class DeathFormInput(BaseModel):
     _place = field_validator("place_of_death_type")(_code_in("OlumYeri"))
     _manner = field_validator("manner")(_code_in("OlumSekli"))
     _maternal = field_validator("maternal_status")(_code_in("KadinOlumuNedeni"))
+    _text = field_validator("*")(_no_nul)
 
     @field_validator("died_at", "injured_at")
     @classmethod
@@ -256,6 +265,8 @@ class DeathFormInput(BaseModel):
     def _consistent(self) -> DeathFormInput:
         if (self.identity_number is None) == (self.passport_no is None):
             raise ValueError("give exactly one of identity_number and passport_no")
+        if self.passport_no is not None and not normalize_passport(self.passport_no):
+            raise ValueError("passport_no must not be blank")
         if self.identity_number is not None and not is_valid_tckn(self.identity_number):
             raise ValueError("identity_number is not a valid T.C. Kimlik No")
         if self.maternal_status is not None and self.sex != FEMALE:

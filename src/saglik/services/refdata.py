@@ -21,7 +21,10 @@ class RefdataError(ValueError):
 def read_districts(path: Path) -> list[tuple[int, int, str]]:
     """Rows of ``district_code,plate,province,name`` (any line endings, optional BOM), checked
     whole before anything is written: one bad line refuses the file."""
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise RefdataError(f"{path.name}: the file is not UTF-8 text") from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
     if reader.fieldnames is None or tuple(f.strip() for f in reader.fieldnames) != COLUMNS:
         raise RefdataError(f"{path.name}: the header must be {','.join(COLUMNS)}")
@@ -30,7 +33,8 @@ def read_districts(path: Path) -> list[tuple[int, int, str]]:
     known = provinces()
     for line, row in enumerate(reader, start=2):
         try:
-            code, plate, name = int(row["district_code"]), int(row["plate"]), row["name"].strip()
+            code, plate = int(row["district_code"]), int(row["plate"])
+            name = (row["name"] or "").strip()
         except (TypeError, ValueError):
             raise RefdataError(
                 f"{path.name}:{line}: district_code and plate must be numbers"

@@ -134,6 +134,8 @@ def by_identity(conn: Connection, env: str, tckn: str, *, with_causes: bool) -> 
 def by_form(
     conn: Connection, env: str, form_no: str, referans_no: str, *, with_causes: bool
 ) -> list[DeathRecord]:
+    if "\x00" in form_no or "\x00" in referans_no:
+        return []  # no stored number holds NUL (PostgreSQL text cannot; it refuses the query)
     return find_forms(
         conn,
         env,
@@ -146,6 +148,8 @@ def by_form(
 def by_passport(
     conn: Connection, env: str, passport_no: str, *, with_causes: bool
 ) -> list[DeathRecord]:
+    if "\x00" in passport_no:
+        return []  # as in by_form
     return find_forms(conn, env, death_forms.c.passport_no == passport_no, with_causes=with_causes)
 
 

@@ -134,6 +134,9 @@ def create_app(
         *obs.routes(),
         *docs.routes(),
     ]
+    # uvicorn's own access line carries the query string, where ÖBS sends identity numbers and
+    # names; AccessLogMiddleware is the access log, so uvicorn's stays off however the app is run
+    logging.getLogger("uvicorn.access").disabled = True
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

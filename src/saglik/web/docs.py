@@ -15,7 +15,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-SPECS = {"hes": "HES code query service (v3.0)"}
+SPECS = {
+    "hes": "HES code query service (v3.0)",
+    "obs": "ÖBS death notification query service",
+}
 """Spec name → title in the UI's selector; each is ``openapi/<name>.yaml`` in this package."""
 
 

@@ -51,7 +51,7 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError):
         return None
     username, sep, password = decoded.partition(":")
-    if not sep or not username:
+    if not sep or not username or "\x00" in username:  # no user has one; PostgreSQL text can't
         return None
     return username, password
 

@@ -1,0 +1,85 @@
+"""Shipped reference tables (DESIGN §5.4, §6): the 81 provinces and the ÖBS enum tables."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from saglik.data.tables import obs_tables, provinces
+from saglik.domain.turkish import nfc
+
+SHARED_PROVINCES = Path(__file__).resolve().parents[3] / "shared" / "refdata" / "tr_provinces.csv"
+
+
+def test_there_are_exactly_the_81_plate_codes() -> None:
+    assert sorted(provinces()) == list(range(1, 82))
+
+
+def test_province_names_are_the_shared_reference_list() -> None:
+    with SHARED_PROVINCES.open(encoding="utf-8-sig", newline="") as f:
+        shared = {int(row["plate"]): nfc(row["name"].strip()) for row in csv.DictReader(f)}
+    assert provinces() == shared
+
+
+def test_province_names_are_nfc_and_trimmed() -> None:
+    for name in provinces().values():
+        assert name == nfc(name).strip()
+        assert name
+
+
+def test_province_names_agree_with_iso_3166_2_tr() -> None:
+    pycountry = pytest.importorskip(
+        "pycountry", reason="pycountry is not installed (optional oracle, DESIGN §6)"
+    )
+    iso = {
+        int(sub.code.split("-")[1]): nfc(sub.name)
+        for sub in pycountry.subdivisions.get(country_code="TR")
+    }
+    assert provinces() == iso
+
+
+def test_spot_check_of_well_known_plates() -> None:
+    names = provinces()
+    assert (names[6], names[34], names[35], names[81]) == ("Ankara", "İstanbul", "İzmir", "Düzce")
+
+
+EXPECTED_TABLES: dict[str, set[int]] = {
+    "ServisSonucDurumu": {0, 1, 2},
+    "Cinsiyet": {1, 2, 3},
+    "OlumSekli": {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 98, 99},
+    "KadinOlumuNedeni": {1, 2, 3, 4, 7, 8, 9},
+}
+
+
+@pytest.mark.parametrize("table", list(EXPECTED_TABLES))
+def test_the_design_enum_tables_have_exactly_their_codes(table: str) -> None:
+    assert set(obs_tables()[table]) == EXPECTED_TABLES[table]
+
+
+def test_enum_names_follow_the_design() -> None:
+    tables = obs_tables()
+    assert tables["ServisSonucDurumu"] == {0: "HATA", 1: "BASARILI", 2: "UYARI"}
+    assert tables["Cinsiyet"] == {1: "Erkek", 2: "Kadın", 3: "Belirsiz"}
+    assert tables["OlumSekli"][3] == "Bulaşıcı olmayan hastalık (Adli Olay)"
+    assert tables["OlumSekli"][4] == "Bulaşıcı hastalık (Adli Olay)"
+    assert tables["OlumSekli"][99] == "Bilinmiyor"
+    assert tables["KadinOlumuNedeni"][3] == "Son 42 gün içinde gebelik sonlanmış"
+    assert tables["KadinOlumuNedeni"][8] == "Uygulanamaz"
+
+
+def test_every_table_has_integer_keys_and_non_blank_names_and_no_comment_entry() -> None:
+    tables = obs_tables()
+    assert not any(name.startswith("_") for name in tables)
+    assert {"OlumYeri", "OlumNedeniTuru"} <= set(tables)
+    for table in tables.values():
+        assert table
+        for code, name in table.items():
+            assert isinstance(code, int)
+            assert name.strip() == name
+            assert name
+
+
+def test_the_cause_kinds_are_the_who_chain_in_order() -> None:
+    assert list(obs_tables()["OlumNedeniTuru"]) == [1, 2, 3, 4, 5]
