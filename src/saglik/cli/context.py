@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from saglik.config import Settings
 from saglik.domain.clock import Clock, SystemClock
+from saglik.domain.methods import ENVIRONMENTS
 from saglik.services.accounts import InvalidAccountError
 from saglik.services.bootstrap import StoreNotMigratedError, ensure_schema
 from saglik.services.hes import HesDataError
@@ -36,6 +37,13 @@ EXPECTED_ERRORS = (
     ObsDataError,
     RefdataError,
 )
+
+
+def known_env(value: str) -> str:
+    """Typer callback: data commands refuse an environment other than live or test."""
+    if value not in ENVIRONMENTS:
+        raise typer.BadParameter(f"must be one of {', '.join(ENVIRONMENTS)}")
+    return value
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from saglik.cli.context import clear_errors, clock, console, fail, migrated_engine
-from saglik.domain.methods import ENVIRONMENTS
+from saglik.cli.context import clear_errors, clock, console, fail, known_env, migrated_engine
 from saglik.services.fixtures import hes_fixtures
 from saglik.services.hes import HesDataService
 
@@ -27,16 +26,10 @@ app.add_typer(risk_app, name="risk")
 Tckn = Annotated[str, typer.Argument(help="The person's T.C. Kimlik No.")]
 
 
-def _known_env(value: str) -> str:
-    if value not in ENVIRONMENTS:
-        raise typer.BadParameter(f"must be one of {', '.join(ENVIRONMENTS)}")
-    return value
-
-
 Env = Annotated[
     str,
     typer.Option(
-        "--env", callback=_known_env, help="Environment whose data to change: live or test."
+        "--env", callback=known_env, help="Environment whose data to change: live or test."
     ),
 ]
 At = Annotated[

@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from saglik.cli.context import clear_errors, clock, console, fail, migrated_engine
-from saglik.domain.methods import ENVIRONMENTS
+from saglik.cli.context import clear_errors, clock, console, fail, known_env, migrated_engine
 from saglik.services.obs import ObsDataError, ObsRegistryService, parse_form
 from saglik.services.obs_fixtures import obs_fixtures
 from saglik.store import obs_repo
@@ -18,13 +17,7 @@ from saglik.store import obs_repo
 app = typer.Typer(help="ÖBS death forms: register, correct, approve, return.", no_args_is_help=True)
 
 
-def _known_env(value: str) -> str:
-    if value not in ENVIRONMENTS:
-        raise typer.BadParameter(f"must be one of {', '.join(ENVIRONMENTS)}")
-    return value
-
-
-Env = Annotated[str, typer.Option("--env", callback=_known_env, help="Environment: live or test.")]
+Env = Annotated[str, typer.Option("--env", callback=known_env, help="Environment: live or test.")]
 FormNo = Annotated[str, typer.Argument(help="The form number (FormNo).")]
 Referans = Annotated[
     str, typer.Option("--referans", help="The form's reference number (ReferansNo).")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -16,6 +16,7 @@ from saglik.services.hes import HesQueryService, SingleOutcome, Visit
 from saglik.store.audit_writer import AuditUnavailableError
 from saglik.web import hes_wire, problems
 from saglik.web.gateway import Admission, Denial, Gateway
+from saglik.web.routing import environment_routes
 
 MAX_BODY = 1 << 20
 JSON = "application/json"
@@ -105,18 +106,7 @@ class HesEndpoints:
         }
 
     def routes(self) -> list[Route]:
-        return [
-            Route("/services/g2g/saglik/hes/{method}", self._for_env("live"), methods=["POST"]),
-            Route(
-                "/services/g2g/test/saglik/hes/{method}", self._for_env("test"), methods=["POST"]
-            ),
-        ]
-
-    def _for_env(self, env: str) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            return await self.handle(request, env)
-
-        return endpoint
+        return environment_routes("saglik/hes", self.handle, "POST")
 
     async def handle(self, request: Request, env: str) -> Response:
         started = time.perf_counter()

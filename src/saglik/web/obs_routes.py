@@ -8,7 +8,7 @@ is the document's HTTP 500 with one fixed body, so nothing tells the cases apart
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic_core import to_json
@@ -22,6 +22,7 @@ from saglik.services.obs import Feed, Found, ObsQueryService
 from saglik.store.audit_writer import AuditUnavailableError
 from saglik.web import obs_wire
 from saglik.web.gateway import Denial, Gateway
+from saglik.web.routing import environment_routes
 
 JSON = "application/json; charset=utf-8"
 AUTH_FAILURE_BODY = to_json(obs_wire.invalid(AUTH_FAILURE_MESSAGE))
@@ -102,23 +103,14 @@ class ObsEndpoints:
             "GetOlumByPasaportNoBasic": by_passport(False),
             "GetOlumByPasaportNoFull": by_passport(True),
             "GetOlumTarihiByTcKimlikNo": lambda env, scope, p: _found(
-                s.death_date(env, scope, p.get("tckimlikno")), obs_wire.local_or_none
+                s.death_date(env, scope, p.get("tckimlikno")), obs_wire.local
             ),
         }
 
         self._canonical = {name.lower(): name for name in self._handlers}
 
     def routes(self) -> list[Route]:
-        return [
-            Route("/services/g2g/saglik/OBS/{method}", self._for_env("live"), methods=["GET"]),
-            Route("/services/g2g/test/saglik/OBS/{method}", self._for_env("test"), methods=["GET"]),
-        ]
-
-    def _for_env(self, env: str) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            return await self.handle(request, env)
-
-        return endpoint
+        return environment_routes("saglik/OBS", self.handle, "GET")
 
     async def handle(self, request: Request, env: str) -> Response:
         started = time.perf_counter()

@@ -34,7 +34,7 @@ def invalid(message: str) -> dict[str, Any]:
     return envelope(ServisSonucDurumu.HATA, message, None)
 
 
-def _local(moment: datetime | None) -> str | None:
+def local(moment: datetime | None) -> str | None:
     return istanbul_local(moment) if moment is not None else None
 
 
@@ -68,7 +68,7 @@ def basic(lookup: Lookup) -> dict[str, Any]:
         "DogumYeri": r.birth_place,
         "Cinsiyet": r.sex,
         "CinsiyetAdi": _name("Cinsiyet", r.sex),
-        "OlumTarihi": _local(r.died_at),
+        "OlumTarihi": local(r.died_at),
         "OlumYeriId": r.place_of_death_type,
         "OlumYeri": _name("OlumYeri", r.place_of_death_type),
         "OlumIlKodu": r.death_place.province,
@@ -83,8 +83,8 @@ def basic(lookup: Lookup) -> dict[str, Any]:
         "OlumSekli": _name("OlumSekli", r.manner),
         "KadinOlumuNedeniId": r.maternal_status,
         "KadinOlumuNedeni": _name("KadinOlumuNedeni", r.maternal_status),
-        "KayitTarihi": _local(r.registered_at),
-        "GuncellemeTarihi": _local(r.updated_at),
+        "KayitTarihi": local(r.registered_at),
+        "GuncellemeTarihi": local(r.updated_at),
     }
 
 
@@ -103,13 +103,9 @@ def full(lookup: Lookup) -> dict[str, Any]:
         for i, cause in enumerate(r.causes, start=1)
     ]
     out["OtopsiYapildiMi"] = r.autopsy
-    out["YaralanmaTarihi"] = _local(r.injured_at)
+    out["YaralanmaTarihi"] = local(r.injured_at)
     return out
 
 
 def _icd_name(code: str) -> str | None:
     return icd.get_description(code) if icd.is_valid_item(code) else None
-
-
-def local_or_none(moment: datetime | None) -> str | None:
-    return _local(moment)
