@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Integer, String, cast, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from saglik.store.schema import instance_state
 
@@ -27,17 +28,22 @@ def put(conn: Connection, key: str, value: str) -> None:
 
 
 def get_or_create_secret(conn: Connection, key: str) -> str:
-    """A random hex secret created on first use; racing workers agree on the first one written."""
+    """A random hex secret created on first use; racing workers agree on the first one written.
+
+    One conditional insert, then a read: reading first and inserting after would, on SQLite,
+    upgrade a read snapshot to a write, which fails at once (no busy wait) when another worker
+    committed in between."""
     value = get(conn, key)
     if value is not None:
         return value
-    candidate = secrets.token_hex(32)
-    with conn.begin_nested():
-        existing = get(conn, key)
-        if existing is not None:
-            return existing
-        conn.execute(instance_state.insert().values(key=key, value=candidate))
-    return candidate
+    row = {"key": key, "value": secrets.token_hex(32)}
+    if conn.dialect.name == "postgresql":
+        conn.execute(postgresql.insert(instance_state).values(row).on_conflict_do_nothing())
+    else:
+        conn.execute(sqlite.insert(instance_state).values(row).on_conflict_do_nothing())
+    value = get(conn, key)
+    assert value is not None
+    return value
 
 
 def credentials_version(conn: Connection) -> int:
@@ -46,11 +52,14 @@ def credentials_version(conn: Connection) -> int:
 
 
 def bump_credentials_version(conn: Connection) -> None:
-    """Tell every worker that users, rights or scope changed (their caches poll this)."""
+    """Tell every worker that users, rights or scope changed (their caches poll this).
+
+    Incremented in the UPDATE itself: a read-then-write would let two concurrent changes write
+    the same number, and a worker that polled between them would miss the second."""
     result = conn.execute(
         update(instance_state)
         .where(instance_state.c.key == CREDENTIALS_VERSION)
-        .values(value=str(credentials_version(conn) + 1))
+        .values(value=cast(cast(instance_state.c.value, Integer) + 1, String))
     )
     if result.rowcount == 0:
         conn.execute(instance_state.insert().values(key=CREDENTIALS_VERSION, value="1"))
