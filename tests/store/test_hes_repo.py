@@ -7,12 +7,13 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Engine
 
 from saglik.domain.clock import ManualClock
 from saglik.domain.hescode import generate_code
 from saglik.services.hes import HesDataService
 from saglik.store import hes_repo
+from saglik.store.prepared import PreparedSelect, ThreadConnections
 from saglik.store.schema import hes_codes
 from tests.conftest import Holder
 
@@ -21,17 +22,42 @@ HOUR = timedelta(hours=1)
 
 
 @contextmanager
-def counted(conn: Connection) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_c: Any, _cur: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(conn, "before_cursor_execute", record)
+def reading(store: Engine) -> Iterator[ThreadConnections]:
+    readers = ThreadConnections(store)
     try:
-        yield statements
+        yield readers
     finally:
-        event.remove(conn, "before_cursor_execute", record)
+        readers.close()
+
+
+class _CountingCursor:
+    def __init__(self, cursor: Any, statements: list[str]) -> None:
+        self._cursor = cursor
+        self._statements = statements
+
+    def execute(self, statement: str, parameters: Any) -> Any:
+        self._statements.append(statement)
+        return self._cursor.execute(statement, parameters)
+
+    def fetchall(self) -> Any:
+        return self._cursor.fetchall()
+
+
+@contextmanager
+def counted(store: Engine) -> Iterator[tuple[ThreadConnections, list[str]]]:
+    """Readers on ``store`` and every statement they send to the driver."""
+    statements: list[str] = []
+    original = PreparedSelect.rows
+
+    def rows(query: PreparedSelect, cursor: Any, params: dict[str, Any]) -> Any:
+        return original(query, _CountingCursor(cursor, statements), params)
+
+    PreparedSelect.rows = rows  # type: ignore[method-assign]
+    try:
+        with reading(store) as readers:
+            yield readers, statements
+    finally:
+        PreparedSelect.rows = original  # type: ignore[method-assign]
 
 
 def test_known_codes_are_found_in_one_query_and_unknown_ones_are_left_out(
@@ -40,9 +66,9 @@ def test_known_codes_are_found_in_one_query_and_unknown_ones_are_left_out(
     first = make_holder(first_name="ömer faruk", last_name="şahin")
     second = make_holder(first_name="Işıl", last_name="İnce")
     unknown = generate_code()
-    with store.connect() as conn, counted(conn) as statements:
+    with counted(store) as (readers, statements):
         found = hes_repo.find_facts(
-            conn, "live", [first.code, unknown, second.code], clock.now(), plus=True
+            readers, "live", [first.code, unknown, second.code], clock.now(), plus=True
         )
     assert len(statements) == 1
     assert set(found) == {first.code, second.code}
@@ -61,15 +87,15 @@ def test_five_hundred_codes_take_one_query(
 ) -> None:
     holders = [make_holder() for _ in range(3)]
     codes = [h.code for h in holders] + [generate_code() for _ in range(497)]
-    with store.connect() as conn, counted(conn) as statements:
-        found = hes_repo.find_facts(conn, "live", codes, clock.now(), plus=True)
+    with counted(store) as (readers, statements):
+        found = hes_repo.find_facts(readers, "live", codes, clock.now(), plus=True)
     assert len(statements) == 1
     assert set(found) == {h.code for h in holders}
 
 
 def test_no_codes_means_no_query(store: Engine, clock: ManualClock) -> None:
-    with store.connect() as conn, counted(conn) as statements:
-        assert hes_repo.find_facts(conn, "live", [], clock.now(), plus=True) == {}
+    with counted(store) as (readers, statements):
+        assert hes_repo.find_facts(readers, "live", [], clock.now(), plus=True) == {}
     assert statements == []
 
 
@@ -77,8 +103,8 @@ def test_a_repeated_code_is_found_once(
     store: Engine, clock: ManualClock, make_holder: Callable[..., Holder]
 ) -> None:
     holder = make_holder()
-    with store.connect() as conn:
-        found = hes_repo.find_facts(conn, "live", [holder.code] * 3, clock.now(), plus=False)
+    with reading(store) as readers:
+        found = hes_repo.find_facts(readers, "live", [holder.code] * 3, clock.now(), plus=False)
     assert list(found) == [holder.code]
 
 
@@ -88,12 +114,12 @@ def test_each_environment_sees_only_its_own_codes(
     live = make_holder(env="live", first_name="Canlı", last_name="Kişi")
     sandbox = make_holder(env="test", first_name="Deneme", last_name="Kişi", code=live.code)
     only_live = make_holder(env="live")
-    with store.connect() as conn:
+    with reading(store) as readers:
         in_live = hes_repo.find_facts(
-            conn, "live", [live.code, only_live.code], clock.now(), plus=False
+            readers, "live", [live.code, only_live.code], clock.now(), plus=False
         )
         in_test = hes_repo.find_facts(
-            conn, "test", [live.code, only_live.code], clock.now(), plus=False
+            readers, "test", [live.code, only_live.code], clock.now(), plus=False
         )
     assert set(in_live) == {live.code, only_live.code}
     assert in_live[live.code].identity_number == live.identity_number
@@ -112,8 +138,8 @@ def test_the_plain_query_leaves_the_plus_facts_empty(
     hes_data.vaccinate("live", holder.identity_number, 2, "CoronaVac", now - 5 * DAY)
     hes_data.record_infection("live", holder.identity_number, now - DAY)
     hes_data.record_pcr("live", holder.identity_number, negative=True, at=now - HOUR)
-    with store.connect() as conn:
-        facts = hes_repo.find_facts(conn, "live", [holder.code], now, plus=False)[holder.code]
+    with reading(store) as readers:
+        facts = hes_repo.find_facts(readers, "live", [holder.code], now, plus=False)[holder.code]
     assert (facts.vaccine_doses, facts.last_infection_at, facts.last_negative_test_at) == (
         0,
         None,
@@ -136,9 +162,9 @@ def test_plus_facts_count_only_events_up_to_now(
     hes_data.record_pcr("live", tckn, negative=True, at=now - 20 * HOUR)
     hes_data.record_pcr("live", tckn, negative=False, at=now - 2 * HOUR)
     hes_data.record_pcr("live", tckn, negative=True, at=now + HOUR)
-    with store.connect() as conn:
-        facts = hes_repo.find_facts(conn, "live", [holder.code], now, plus=True)[holder.code]
-        later = hes_repo.find_facts(conn, "live", [holder.code], now + 2 * DAY, plus=True)
+    with reading(store) as readers:
+        facts = hes_repo.find_facts(readers, "live", [holder.code], now, plus=True)[holder.code]
+        later = hes_repo.find_facts(readers, "live", [holder.code], now + 2 * DAY, plus=True)
     assert facts.vaccine_doses == 1
     assert facts.last_infection_at == now - 30 * DAY
     assert facts.last_negative_test_at == now - 20 * HOUR
@@ -148,8 +174,8 @@ def test_plus_facts_count_only_events_up_to_now(
 
 
 def at_risk(store: Engine, code: str, now: datetime) -> bool:
-    with store.connect() as conn:
-        return hes_repo.find_facts(conn, "live", [code], now, plus=False)[code].at_risk
+    with reading(store) as readers:
+        return hes_repo.find_facts(readers, "live", [code], now, plus=False)[code].at_risk
 
 
 def test_an_open_risk_period_makes_the_person_at_risk_from_its_start(
@@ -186,9 +212,11 @@ def test_a_code_is_cancelled_from_its_cancellation_time(
             .where(hes_codes.c.env == "live", hes_codes.c.code == holder.code)
             .values(cancelled_at=cancelled_at)
         )
-    with store.connect() as conn:
-        before = hes_repo.find_facts(conn, "live", [holder.code], cancelled_at - HOUR, plus=False)
-        after = hes_repo.find_facts(conn, "live", [holder.code], cancelled_at, plus=False)
+    with reading(store) as readers:
+        before = hes_repo.find_facts(
+            readers, "live", [holder.code], cancelled_at - HOUR, plus=False
+        )
+        after = hes_repo.find_facts(readers, "live", [holder.code], cancelled_at, plus=False)
     assert not before[holder.code].cancelled
     assert after[holder.code].cancelled
 
@@ -197,8 +225,8 @@ def test_consent_flags_come_from_the_person(
     store: Engine, clock: ManualClock, hes_data: HesDataService, make_holder: Callable[..., Holder]
 ) -> None:
     holder = make_holder()
-    with store.connect() as conn:
-        facts = hes_repo.find_facts(conn, "live", [holder.code], clock.now(), plus=False)
+    with reading(store) as readers:
+        facts = hes_repo.find_facts(readers, "live", [holder.code], clock.now(), plus=False)
     first = facts[holder.code]
     assert (first.consent_vaccination, first.consent_immunity, first.consent_test) == (
         False,
@@ -208,8 +236,8 @@ def test_consent_flags_come_from_the_person(
     hes_data.set_consent(
         "live", holder.identity_number, vaccination=True, immunity=False, test=True
     )
-    with store.connect() as conn:
-        facts = hes_repo.find_facts(conn, "live", [holder.code], clock.now(), plus=False)
+    with reading(store) as readers:
+        facts = hes_repo.find_facts(readers, "live", [holder.code], clock.now(), plus=False)
     second = facts[holder.code]
     assert (second.consent_vaccination, second.consent_immunity, second.consent_test) == (
         True,

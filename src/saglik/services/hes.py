@@ -23,6 +23,7 @@ from saglik.domain.tckn import is_valid_tckn
 from saglik.domain.turkish import normalize_name
 from saglik.services.moi_outbox import risky_visit_report
 from saglik.store import hes_repo
+from saglik.store.prepared import ThreadConnections
 
 BULK_MAX = 500
 DEFAULT_VALIDITY = timedelta(days=365)
@@ -65,9 +66,12 @@ class HesDataError(ValueError):
 
 class HesQueryService:
     def __init__(self, engine: Engine, clock: Clock, pseudonymizer: Pseudonymizer) -> None:
-        self._engine = engine
+        self._readers = ThreadConnections(engine)
         self._clock = clock
         self._pseudonymizer = pseudonymizer
+
+    def close(self) -> None:
+        self._readers.close()
 
     def _refs(self, facts: CodeFacts | None, key: str | None) -> tuple[str, ...]:
         refs = []
@@ -82,8 +86,7 @@ class HesQueryService:
         key = hescode.lookup_key(sent_code)
         facts = None
         if key is not None:
-            with self._engine.connect() as conn:
-                facts = hes_repo.find_facts(conn, env, [key], now, plus=plus).get(key)
+            facts = hes_repo.find_facts(self._readers, env, [key], now, plus=plus).get(key)
         refs = self._refs(facts, key)
         try:
             return SingleOutcome(evaluate(facts, now, plus=plus), None, refs)
@@ -113,10 +116,9 @@ class HesQueryService:
             raise ValueError(f"at most {BULK_MAX} codes per call")
         now = self._clock.now()
         keys = {sent: hescode.lookup_key(sent) for sent in sent_codes}
-        with self._engine.connect() as conn:
-            found = hes_repo.find_facts(
-                conn, env, [k for k in keys.values() if k is not None], now, plus=plus
-            )
+        found = hes_repo.find_facts(
+            self._readers, env, [k for k in keys.values() if k is not None], now, plus=plus
+        )
         outcome = BulkOutcome()
         refs: list[str] = []
         for sent, key in keys.items():

@@ -8,8 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select
+from sqlalchemy.engine import Dialect
 
 from saglik.domain.hes import CodeFacts
+from saglik.store.prepared import PreparedSelect, ThreadConnections
 from saglik.store.schema import (
     hes_codes,
     infections,
@@ -83,22 +85,27 @@ def _facts_query(*, plus: bool, many: bool) -> Any:
     return query.where(hes_codes.c.code == bindparam("code"))
 
 
+@functools.lru_cache(maxsize=64)
+def _prepared(dialect: Dialect, *, plus: bool, many: bool) -> PreparedSelect:
+    return PreparedSelect(_facts_query(plus=plus, many=many), dialect)
+
+
 def find_facts(
-    conn: Connection, env: str, codes: Iterable[str], now: datetime, *, plus: bool
+    readers: ThreadConnections, env: str, codes: Iterable[str], now: datetime, *, plus: bool
 ) -> dict[str, CodeFacts]:
     """Facts for every known code among ``codes`` (already in lookup form), in one query."""
     wanted = list(dict.fromkeys(codes))
     if not wanted:
         return {}
-    if len(wanted) == 1:
-        query = _facts_query(plus=plus, many=False)
-        params: dict[str, Any] = {"now": now, "env": env, "code": wanted[0]}
+    many = len(wanted) > 1
+    params: dict[str, Any] = {"now": now, "env": env}
+    if many:
+        params["codes"] = wanted
     else:
-        query = _facts_query(plus=plus, many=True)
-        params = {"now": now, "env": env, "codes": wanted}
+        params["code"] = wanted[0]
     found: dict[str, CodeFacts] = {}
     # positional unpacking: a bulk call reads up to 500 rows, and named access costs ~25x more
-    for row in conn.execute(query, params):
+    for row in readers.rows(_prepared(readers.dialect, plus=plus, many=many), params):
         (
             code,
             expires_at,

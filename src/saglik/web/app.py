@@ -12,7 +12,6 @@ import httpx
 from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -35,6 +34,7 @@ from saglik.web.hes_routes import HesEndpoints
 from saglik.web.logs import AccessLogMiddleware
 from saglik.web.moi_sender import http_sender
 from saglik.web.obs_routes import ObsEndpoints
+from saglik.web.routing import G2GDispatch
 
 log = logging.getLogger("saglik.app")
 
@@ -65,7 +65,8 @@ def create_app(
         fixed_delay_seconds=settings.credential_cache_seconds,
     )
     gateway = Gateway(authenticator, committer, clock, settings.trusted_proxies)
-    hes = HesEndpoints(HesQueryService(engine, clock, pseudonymizer), gateway)
+    hes_queries = HesQueryService(engine, clock, pseudonymizer)
+    hes = HesEndpoints(hes_queries, gateway)
     obs = ObsEndpoints(ObsQueryService(engine, pseudonymizer), gateway)
 
     @contextlib.asynccontextmanager
@@ -99,6 +100,7 @@ def create_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             await client.aclose()
             await committer.close()
+            hes_queries.close()
             log.info("shut down cleanly")
 
     async def healthz(_request: Request) -> Response:
@@ -140,11 +142,12 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(AccessLogMiddleware)],
         exception_handlers={HTTPException: http_error, Exception: unexpected},
     )
     app.state.engine = engine
     app.state.clock = clock
+    app.add_middleware(G2GDispatch, services=[hes.dispatch(), obs.dispatch()])
+    app.add_middleware(AccessLogMiddleware)
     return app
 
 

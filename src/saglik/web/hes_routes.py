@@ -16,7 +16,9 @@ from saglik.services.hes import HesQueryService, SingleOutcome, Visit
 from saglik.store.audit_writer import AuditUnavailableError
 from saglik.web import hes_wire, problems
 from saglik.web.gateway import Admission, Denial, Gateway
-from saglik.web.routing import environment_routes
+from saglik.web.routing import Handle, environment_routes
+
+SERVICE_PATH = "saglik/hes"
 
 MAX_BODY = 1 << 20
 JSON = "application/json"
@@ -106,11 +108,13 @@ class HesEndpoints:
         }
 
     def routes(self) -> list[Route]:
-        return environment_routes("saglik/hes", self.handle, "POST")
+        return environment_routes(SERVICE_PATH, self.handle, "POST")
 
-    async def handle(self, request: Request, env: str) -> Response:
+    def dispatch(self) -> tuple[str, str, Handle]:
+        return SERVICE_PATH, "POST", self.handle
+
+    async def handle(self, request: Request, env: str, method: str) -> Response:
         started = time.perf_counter()
-        method = request.path_params["method"]
         if method not in self._handlers:
             return problems.http_problem(404, "No such HES method")
         client_ip = self._gateway.client_ip(request)

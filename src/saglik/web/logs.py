@@ -51,6 +51,12 @@ JsonFormatter.converter = time.gmtime
 
 
 def configure_logging(level: str = "INFO") -> None:
+    # Every G2G call writes an access line: skip what LogRecord gathers that no line shows
+    # (the caller's frame, thread and process names), as the logging HOWTO's "Optimization" says.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

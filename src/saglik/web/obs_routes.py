@@ -22,7 +22,9 @@ from saglik.services.obs import Feed, Found, ObsQueryService
 from saglik.store.audit_writer import AuditUnavailableError
 from saglik.web import obs_wire
 from saglik.web.gateway import Denial, Gateway
-from saglik.web.routing import environment_routes
+from saglik.web.routing import Handle, environment_routes
+
+SERVICE_PATH = "saglik/OBS"
 
 JSON = "application/json; charset=utf-8"
 AUTH_FAILURE_BODY = to_json(obs_wire.invalid(AUTH_FAILURE_MESSAGE))
@@ -110,11 +112,14 @@ class ObsEndpoints:
         self._canonical = {name.lower(): name for name in self._handlers}
 
     def routes(self) -> list[Route]:
-        return environment_routes("saglik/OBS", self.handle, "GET")
+        return environment_routes(SERVICE_PATH, self.handle, "GET")
 
-    async def handle(self, request: Request, env: str) -> Response:
+    def dispatch(self) -> tuple[str, str, Handle]:
+        return SERVICE_PATH, "GET", self.handle
+
+    async def handle(self, request: Request, env: str, method_in_path: str) -> Response:
         started = time.perf_counter()
-        method = self._canonical.get(request.path_params["method"].lower(), "")
+        method = self._canonical.get(method_in_path.lower(), "")
         handler = self._handlers.get(method)
         if handler is None:
             return _json(obs_wire.invalid("Böyle bir servis metodu yok."), status=404)
