@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, bindparam, select, text
@@ -13,8 +13,7 @@ from sqlalchemy import Engine, bindparam, select, text
 from saglik.store import state
 from saglik.store.prepared import PreparedSelect, ThreadConnections
 from saglik.store.schema import instance_state
-
-AT = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
+from tests.store.backends import blank_engine
 
 BY_KEY = select(instance_state.c.key, instance_state.c.value).where(
     instance_state.c.key == bindparam("key")
@@ -31,6 +30,13 @@ def readers(store: Engine) -> Iterator[ThreadConnections]:
     connections = ThreadConnections(store)
     yield connections
     connections.close()
+
+
+@pytest.fixture
+def pg_store(tmp_path: Path) -> Iterator[Engine]:
+    """For what only a database server does (drop a connection, keep a transaction idle)."""
+    with blank_engine("postgresql", tmp_path, migrated=True) as engine:
+        yield engine
 
 
 def _put(store: Engine, key: str, value: str) -> None:
@@ -78,33 +84,30 @@ def test_each_thread_reads_on_a_connection_of_its_own(
     assert seen[0] is not readers._local.connection
 
 
-def test_no_transaction_is_left_open_between_reads(
-    store: Engine, readers: ThreadConnections
-) -> None:
-    if store.dialect.name != "postgresql":
-        pytest.skip("idle-in-transaction is a PostgreSQL state")
-    readers.rows(PreparedSelect(BY_KEY, store.dialect), {"key": "x"})
-    with store.connect() as conn:
+def test_no_transaction_is_left_open_between_reads(pg_store: Engine) -> None:
+    readers = ThreadConnections(pg_store)
+    readers.rows(PreparedSelect(BY_KEY, pg_store.dialect), {"key": "x"})
+    with pg_store.connect() as conn:
         idle = conn.execute(
             text(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND state = 'idle in transaction'"
             )
         ).scalar()
+    readers.close()
     assert idle == 0
 
 
 def test_a_connection_the_server_dropped_is_replaced_and_the_read_retried(
-    store: Engine, readers: ThreadConnections
+    pg_store: Engine,
 ) -> None:
-    if store.dialect.name != "postgresql":
-        pytest.skip("only a database server can drop a connection")
-    _put(store, "prepared-kept", "yes")
-    query = PreparedSelect(BY_KEY, store.dialect)
+    _put(pg_store, "prepared-kept", "yes")
+    readers = ThreadConnections(pg_store)
+    query = PreparedSelect(BY_KEY, pg_store.dialect)
     readers.rows(query, {"key": "prepared-kept"})
     pid = readers._local.connection.dbapi_connection.info.backend_pid
-    with store.connect() as conn:
+    with pg_store.connect() as conn:
         conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    assert [tuple(r) for r in readers.rows(query, {"key": "prepared-kept"})] == [
-        ("prepared-kept", "yes")
-    ]
+    rows = [tuple(r) for r in readers.rows(query, {"key": "prepared-kept"})]
+    readers.close()
+    assert rows == [("prepared-kept", "yes")]
