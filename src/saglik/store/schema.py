@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Table,
@@ -164,11 +165,13 @@ audit_events = Table(
 audit_subjects = Table(
     "audit_subjects",
     metadata,
-    Column("event_id", ForeignKey("audit_events.id"), primary_key=True),
-    Column("subject_ref", String(64), primary_key=True),
-    Index("ix_audit_subjects_ref", "subject_ref"),
+    Column("event_id", ForeignKey("audit_events.id"), nullable=False),
+    Column("subject_ref", String(64), nullable=False),
+    PrimaryKeyConstraint("subject_ref", "event_id"),
+    sqlite_with_rowid=False,
 )
-"""Pseudonymous references (keyed HMAC) of every code or person a call touched."""
+"""Pseudonymous references (keyed HMAC) of every code or person a call touched. Keyed by
+reference first: the key is the index the data subject's view reads (migration 0003)."""
 
 moi_outbox = Table(
     "moi_outbox",
