@@ -19,24 +19,32 @@ from typing import Any
 from sqlalchemy import Engine, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
 
 
-class PreparedSelect:
-    """A select compiled once; ``rows`` binds, expands (``IN`` lists) and decodes like Core."""
+class PreparedStatement:
+    """A Core statement compiled once for a dialect; ``bound`` gives the SQL text and driver
+    parameters for one set of values, bind-processed exactly as Core would."""
 
-    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
-        self._compiled = statement.compile(dialect=dialect)
+    def __init__(
+        self,
+        statement: ClauseElement,
+        dialect: Dialect,
+        column_keys: Sequence[str] | None = None,
+    ) -> None:
+        """``column_keys``: for an INSERT, the columns it sets (bound by column name)."""
+        compiled = statement.compile(
+            dialect=dialect, column_keys=list(column_keys) if column_keys else None
+        )
+        assert isinstance(compiled, SQLCompiler)
+        self._compiled = compiled
         self._positional = dialect.positional
         self._binds: dict[str, Callable[[Any], Any]] = {}
         for name, bind in self._compiled.binds.items():
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
                 self._binds[name] = process
-        self._decoders: list[tuple[int, Callable[[Any], Any]]] = []
-        for index, column in enumerate(statement.selected_columns):
-            decode = column.type.dialect_impl(dialect).result_processor(dialect, None)
-            if decode is not None:
-                self._decoders.append((index, decode))
         self._expanding = any(bind.expanding for bind in self._compiled.binds.values())
         self._defaults = {
             name: bind.effective_value
@@ -45,7 +53,13 @@ class PreparedSelect:
         }
         """Literal values in the statement (``result = 'NEGATIVE'``)."""
 
-    def _bound(self, params: dict[str, Any]) -> tuple[str, Any]:
+    @property
+    def sql(self) -> str:
+        """The text of a statement without ``IN`` lists (for ``executemany``)."""
+        assert not self._expanding
+        return self._compiled.string
+
+    def bound(self, params: dict[str, Any]) -> tuple[str, Any]:
         """The SQL text and driver parameters. A statement with an ``IN`` list is expanded per
         call; any other was rendered once at compile time and only takes its values."""
         values = {**self._defaults, **params}
@@ -62,8 +76,20 @@ class PreparedSelect:
             return self._compiled.string, tuple(values[n] for n in self._compiled.positiontup)
         return self._compiled.string, values
 
+
+class PreparedSelect(PreparedStatement):
+    """A select: ``rows`` runs it and decodes the columns like Core's result would."""
+
+    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+        super().__init__(statement, dialect)
+        self._decoders: list[tuple[int, Callable[[Any], Any]]] = []
+        for index, column in enumerate(statement.selected_columns):
+            decode = column.type.dialect_impl(dialect).result_processor(dialect, None)
+            if decode is not None:
+                self._decoders.append((index, decode))
+
     def rows(self, cursor: Any, params: dict[str, Any]) -> list[Sequence[Any]]:
-        cursor.execute(*self._bound(params))
+        cursor.execute(*self.bound(params))
         fetched = cursor.fetchall()
         if not self._decoders:
             return fetched  # type: ignore[no-any-return]
