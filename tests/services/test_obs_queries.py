@@ -15,9 +15,12 @@ from saglik.domain.obs import ISTANBUL, InvalidParameterError, Scope, istanbul_d
 from saglik.domain.pseudonym import Pseudonymizer
 from saglik.services.obs import Feed, ObsQueryService, ObsRegistryService, parse_form
 from saglik.services.obs_fixtures import DIGEST_KEY, TEST_ENV, apply_obs_fixtures, obs_fixtures
+from saglik.services.refdata import import_districts
 from saglik.store import state
 from saglik.store.schema import death_causes, death_form_history, death_forms
+from tests.conftest import DISTRICTS_CSV
 from tests.services.obs_support import own_store, valid_form
+from tests.store.backends import backend_of, blank_engine
 
 KEY = b"k" * 32
 PSEUDO = Pseudonymizer(KEY)
@@ -454,3 +457,19 @@ def test_the_corrected_fixture_has_a_correction_on_2025_03_16_istanbul(db: Engin
     assert updated_at == corrected.at
     assert set(json.loads(corrected.changes)) == {"causes"}
     assert rows[0].at == CORRECTED.registered_at
+
+
+def test_a_district_imported_after_a_lookup_is_named_in_the_next(
+    store: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """District names are kept per service once read; a code not yet imported is not."""
+    with blank_engine(backend_of(store), tmp_path_factory.mktemp("names"), migrated=True) as engine:
+        apply_obs_fixtures(engine)
+        service = ObsQueryService(engine, PSEUDO)
+        before = by_citizen(service, EVERYONE, full=False)
+        assert before.value is not None
+        assert before.value.district_names == {}
+        import_districts(engine, DISTRICTS_CSV)
+        after = by_citizen(service, EVERYONE, full=False)
+        assert after.value is not None
+        assert after.value.district_names == {1231: "Çankaya"}

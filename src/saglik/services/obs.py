@@ -66,6 +66,15 @@ class ObsQueryService:
     def __init__(self, engine: Engine, pseudonymizer: Pseudonymizer) -> None:
         self._engine = engine
         self._pseudonymizer = pseudonymizer
+        self._district_names: dict[int, str] = {}
+        """Read once per code: ``refdata import`` only adds districts, never renames one."""
+
+    def _names(self, conn: Connection, codes: tuple[int | None, ...]) -> dict[int, str]:
+        known = self._district_names
+        missing = [c for c in codes if c is not None and c not in known]
+        if missing:
+            known.update(obs_repo.district_names(conn, missing))
+        return {c: known[c] for c in codes if c is not None and c in known}
 
     def deaths_by_date(
         self, env: str, scope: Scope, tarih: str | None, il_kodu: str | None, feed: Feed
@@ -91,7 +100,7 @@ class ObsQueryService:
         with self._engine.connect() as conn:
             for record in find(conn):
                 if matches(record) and scope.sees(record.death_place, record.residence):
-                    names = obs_repo.district_names(
+                    names = self._names(
                         conn, (record.death_place.district, record.residence.district)
                     )
                     return Found(Lookup(record, names), refs)

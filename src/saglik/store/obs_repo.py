@@ -2,38 +2,86 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    bindparam,
+    delete,
+    or_,
+    select,
+    update,
+)
 
 from saglik.domain.obs import Cause, DeathRecord, Place, Scope
 from saglik.store.schema import death_causes, death_form_history, death_forms, districts
+from saglik.store.types import UtcDateTime
 
 REGISTERED, RETURNED, APPROVED = "registered", "returned", "approved"
 
 
-def _area_filter(province: int | None, district: int | None) -> ColumnElement[bool] | None:
-    """Occurred in the area, or resided in it (the scope rule, and ``IlKodu``)."""
-    if district is not None:
-        return or_(
-            death_forms.c.death_district == district, death_forms.c.residence_district == district
-        )
-    if province is not None:
-        return or_(
-            death_forms.c.death_province == province,
-            death_forms.c.residence_province == province,
-        )
-    return None
+def _area_filter(prefix: str) -> ColumnElement[bool]:
+    """Occurred in the area, or resided in it (the scope rule, and ``IlKodu``), with the area's
+    code bound as ``<prefix>`` (a province plate, or a district code when ``prefix`` ends in
+    ``district``)."""
+    area: BindParameter[int] = bindparam(prefix)
+    if prefix.endswith("district"):
+        return or_(death_forms.c.death_district == area, death_forms.c.residence_district == area)
+    return or_(death_forms.c.death_province == area, death_forms.c.residence_province == area)
 
 
-def _scoped(query: Any, scope: Scope, il_kodu: int | None) -> Any:
-    for condition in (_area_filter(scope.province, scope.district), _area_filter(il_kodu, None)):
-        if condition is not None:
-            query = query.where(condition)
-    return query
+def _scope_params(scope: Scope, il_kodu: int | None) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """Which area filters apply (the statement's shape) and their values."""
+    params: dict[str, Any] = {}
+    if scope.district is not None:
+        params["scope_district"] = scope.district
+    elif scope.province is not None:
+        params["scope_province"] = scope.province
+    if il_kodu is not None:
+        params["il_kodu"] = il_kodu
+    return tuple(params), params
+
+
+# Every statement below is built once per shape with bound parameters, not per call: building
+# one and computing its cache key cost SQLAlchemy more CPU than running it (benchmarks/README.md).
+
+
+@functools.cache
+def _registered_query(areas: tuple[str, ...], forensic: bool) -> Any:
+    query = select(death_forms.c.form_no, death_forms.c.referans_no).where(
+        death_forms.c.env == bindparam("env"),
+        death_forms.c.registered_at >= bindparam("start", type_=UtcDateTime()),
+        death_forms.c.registered_at < bindparam("end", type_=UtcDateTime()),
+        *(_area_filter(area) for area in areas),
+    )
+    if forensic:
+        query = query.where(death_forms.c.manner.in_(bindparam("manners", expanding=True)))
+    return query.order_by(death_forms.c.registered_at, death_forms.c.id)
+
+
+@functools.cache
+def _updated_query(areas: tuple[str, ...]) -> Any:
+    changed = (
+        select(death_form_history.c.form_id)
+        .where(
+            death_form_history.c.env == bindparam("env"),
+            death_form_history.c.at >= bindparam("start", type_=UtcDateTime()),
+            death_form_history.c.at < bindparam("end", type_=UtcDateTime()),
+            death_form_history.c.action != REGISTERED,
+        )
+        .distinct()
+    )
+    return (
+        select(death_forms.c.form_no, death_forms.c.referans_no)
+        .where(death_forms.c.id.in_(changed), *(_area_filter(area) for area in areas))
+        .order_by(death_forms.c.id)
+    )
 
 
 def forms_registered_between(
@@ -45,48 +93,39 @@ def forms_registered_between(
     il_kodu: int | None,
     manners: Iterable[int] | None = None,
 ) -> list[tuple[str, str]]:
-    query = select(death_forms.c.form_no, death_forms.c.referans_no).where(
-        death_forms.c.env == env,
-        death_forms.c.registered_at >= start,
-        death_forms.c.registered_at < end,
-    )
+    areas, params = _scope_params(scope, il_kodu)
+    params.update(env=env, start=start, end=end)
     if manners is not None:
-        query = query.where(death_forms.c.manner.in_(list(manners)))
-    query = _scoped(query, scope, il_kodu).order_by(death_forms.c.registered_at, death_forms.c.id)
-    return [(row[0], row[1]) for row in conn.execute(query)]
+        params["manners"] = list(manners)
+    query = _registered_query(areas, manners is not None)
+    return [(row[0], row[1]) for row in conn.execute(query, params)]
 
 
 def forms_updated_between(
     conn: Connection, env: str, start: datetime, end: datetime, scope: Scope, il_kodu: int | None
 ) -> list[tuple[str, str]]:
-    changed = (
-        select(death_form_history.c.form_id)
-        .where(
-            death_form_history.c.env == env,
-            death_form_history.c.at >= start,
-            death_form_history.c.at < end,
-            death_form_history.c.action != REGISTERED,
-        )
-        .distinct()
-    )
-    query = select(death_forms.c.form_no, death_forms.c.referans_no).where(
-        death_forms.c.id.in_(changed)
-    )
-    query = _scoped(query, scope, il_kodu).order_by(death_forms.c.id)
-    return [(row[0], row[1]) for row in conn.execute(query)]
+    areas, params = _scope_params(scope, il_kodu)
+    params.update(env=env, start=start, end=end)
+    return [(row[0], row[1]) for row in conn.execute(_updated_query(areas), params)]
+
+
+_CAUSES = (
+    select(death_causes.c.kind, death_causes.c.icd_code, death_causes.c.interval)
+    .where(death_causes.c.form_id == bindparam("form_id"))
+    .order_by(death_causes.c.seq)
+)
+
+_FORM_COLUMNS = [c for c in death_forms.c if c.name != "id"]
 
 
 def _record(conn: Connection, row: Any, with_causes: bool) -> DeathRecord:
-    m = row._mapping
+    form_id, *values = row
+    m = dict(zip((c.name for c in _FORM_COLUMNS), values, strict=True))
     causes: tuple[Cause, ...] = ()
     if with_causes:
         causes = tuple(
-            Cause(kind=c.kind, icd_code=c.icd_code, interval=c.interval)
-            for c in conn.execute(
-                select(death_causes)
-                .where(death_causes.c.form_id == m["id"])
-                .order_by(death_causes.c.seq)
-            )
+            Cause(kind=kind, icd_code=icd_code, interval=interval)
+            for kind, icd_code, interval in conn.execute(_CAUSES, {"form_id": form_id})
         )
     return DeathRecord(
         form_no=m["form_no"],
@@ -115,20 +154,35 @@ def _record(conn: Connection, row: Any, with_causes: bool) -> DeathRecord:
     )
 
 
-def find_forms(
-    conn: Connection, env: str, *conditions: ColumnElement[bool], with_causes: bool
-) -> list[DeathRecord]:
-    """Forms matching every condition, newest death first (a person has at most one in practice)."""
-    query = (
-        select(death_forms)
-        .where(death_forms.c.env == env, *conditions)
+_LOOKUP_KEYS = {
+    "identity": ("identity_number",),
+    "form": ("form_no", "referans_no"),
+    "passport": ("passport_no",),
+}
+
+
+@functools.cache
+def _forms_query(lookup: str) -> Any:
+    """Forms by one of the lookups, newest death first (a person has at most one in practice)."""
+    return (
+        select(death_forms.c.id, *_FORM_COLUMNS)
+        .where(
+            death_forms.c.env == bindparam("env"),
+            *(death_forms.c[key] == bindparam(key) for key in _LOOKUP_KEYS[lookup]),
+        )
         .order_by(death_forms.c.died_at.desc(), death_forms.c.id.desc())
     )
-    return [_record(conn, row, with_causes) for row in conn.execute(query)]
+
+
+def _find_forms(
+    conn: Connection, env: str, lookup: str, values: dict[str, str], *, with_causes: bool
+) -> list[DeathRecord]:
+    rows = conn.execute(_forms_query(lookup), {"env": env, **values}).all()
+    return [_record(conn, row, with_causes) for row in rows]
 
 
 def by_identity(conn: Connection, env: str, tckn: str, *, with_causes: bool) -> list[DeathRecord]:
-    return find_forms(conn, env, death_forms.c.identity_number == tckn, with_causes=with_causes)
+    return _find_forms(conn, env, "identity", {"identity_number": tckn}, with_causes=with_causes)
 
 
 def by_form(
@@ -136,11 +190,11 @@ def by_form(
 ) -> list[DeathRecord]:
     if "\x00" in form_no or "\x00" in referans_no:
         return []  # no stored number holds NUL (PostgreSQL text cannot; it refuses the query)
-    return find_forms(
+    return _find_forms(
         conn,
         env,
-        death_forms.c.form_no == form_no,
-        death_forms.c.referans_no == referans_no,
+        "form",
+        {"form_no": form_no, "referans_no": referans_no},
         with_causes=with_causes,
     )
 
@@ -150,7 +204,7 @@ def by_passport(
 ) -> list[DeathRecord]:
     if "\x00" in passport_no:
         return []  # as in by_form
-    return find_forms(conn, env, death_forms.c.passport_no == passport_no, with_causes=with_causes)
+    return _find_forms(conn, env, "passport", {"passport_no": passport_no}, with_causes=with_causes)
 
 
 def district_names(conn: Connection, codes: Iterable[int | None]) -> dict[int, str]:
