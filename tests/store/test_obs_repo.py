@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, select
 from saglik.domain.obs import Cause, DeathRecord, Place, Scope, istanbul_day
 from saglik.services.refdata import import_districts
 from saglik.store import obs_repo
+from saglik.store.prepared import ThreadConnections
 from saglik.store.schema import death_causes, death_form_history, death_forms, districts
 from tests.conftest import DISTRICTS_CSV
 from tests.store.backends import backend_of, blank_engine
@@ -82,14 +83,20 @@ def insert(db: Engine, *records: DeathRecord, env: str = ENV) -> list[int]:
 
 def registered(db: Engine, day: date, scope: Scope = EVERYONE, il: int | None = None, **kw):
     start, end = istanbul_day(day)
-    with db.connect() as conn:
-        return obs_repo.forms_registered_between(conn, ENV, start, end, scope, il, **kw)
+    readers = ThreadConnections(db)
+    try:
+        return obs_repo.forms_registered_between(readers, ENV, start, end, scope, il, **kw)
+    finally:
+        readers.close()
 
 
 def updated(db: Engine, day: date, scope: Scope = EVERYONE, il: int | None = None):
     start, end = istanbul_day(day)
-    with db.connect() as conn:
-        return obs_repo.forms_updated_between(conn, ENV, start, end, scope, il)
+    readers = ThreadConnections(db)
+    try:
+        return obs_repo.forms_updated_between(readers, ENV, start, end, scope, il)
+    finally:
+        readers.close()
 
 
 def pair(r: DeathRecord) -> tuple[str, str]:

@@ -36,6 +36,7 @@ from saglik.domain.pseudonym import Pseudonymizer
 from saglik.domain.tckn import is_valid_tckn
 from saglik.domain.turkish import normalize_foreign_name, normalize_name
 from saglik.store import obs_repo
+from saglik.store.prepared import ThreadConnections
 
 T = TypeVar("T")
 
@@ -65,6 +66,7 @@ class Lookup:
 class ObsQueryService:
     def __init__(self, engine: Engine, pseudonymizer: Pseudonymizer) -> None:
         self._engine = engine
+        self._readers = ThreadConnections(engine)
         self._pseudonymizer = pseudonymizer
         self._district_names: dict[int, str] = {}
         """Read once per code: ``refdata import`` only adds districts, never renames one."""
@@ -82,13 +84,15 @@ class ObsQueryService:
         day = parse_date(tarih, "Tarih")
         province = parse_province(il_kodu)
         start, end = istanbul_day(day)
-        with self._engine.connect() as conn:
-            if feed is Feed.UPDATED:
-                return obs_repo.forms_updated_between(conn, env, start, end, scope, province)
-            manners = FORENSIC_MANNERS if feed is Feed.FORENSIC else None
-            return obs_repo.forms_registered_between(
-                conn, env, start, end, scope, province, manners
-            )
+        if feed is Feed.UPDATED:
+            return obs_repo.forms_updated_between(self._readers, env, start, end, scope, province)
+        manners = FORENSIC_MANNERS if feed is Feed.FORENSIC else None
+        return obs_repo.forms_registered_between(
+            self._readers, env, start, end, scope, province, manners
+        )
+
+    def close(self) -> None:
+        self._readers.close()
 
     def _first_visible(
         self,

@@ -18,8 +18,10 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Dialect
 
 from saglik.domain.obs import Cause, DeathRecord, Place, Scope
+from saglik.store.prepared import PreparedSelect, ThreadConnections
 from saglik.store.schema import death_causes, death_form_history, death_forms, districts
 from saglik.store.types import UtcDateTime
 
@@ -84,8 +86,15 @@ def _updated_query(areas: tuple[str, ...]) -> Any:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _prepared_feed(dialect: Dialect, feed: str, areas: tuple[str, ...]) -> PreparedSelect:
+    if feed == "updated":
+        return PreparedSelect(_updated_query(areas), dialect)
+    return PreparedSelect(_registered_query(areas, feed == "forensic"), dialect)
+
+
 def forms_registered_between(
-    conn: Connection,
+    readers: ThreadConnections,
     env: str,
     start: datetime,
     end: datetime,
@@ -93,20 +102,34 @@ def forms_registered_between(
     il_kodu: int | None,
     manners: Iterable[int] | None = None,
 ) -> list[tuple[str, str]]:
+    """A day's feed is up to ~2,000 rows: read on the hot path (``store/prepared.py``), as
+    plain tuples."""
     areas, params = _scope_params(scope, il_kodu)
     params.update(env=env, start=start, end=end)
+    feed = "registered"
     if manners is not None:
         params["manners"] = list(manners)
-    query = _registered_query(areas, manners is not None)
-    return [(row[0], row[1]) for row in conn.execute(query, params)]
+        feed = "forensic"
+    return [
+        (row[0], row[1])
+        for row in readers.rows(_prepared_feed(readers.dialect, feed, areas), params)
+    ]
 
 
 def forms_updated_between(
-    conn: Connection, env: str, start: datetime, end: datetime, scope: Scope, il_kodu: int | None
+    readers: ThreadConnections,
+    env: str,
+    start: datetime,
+    end: datetime,
+    scope: Scope,
+    il_kodu: int | None,
 ) -> list[tuple[str, str]]:
     areas, params = _scope_params(scope, il_kodu)
     params.update(env=env, start=start, end=end)
-    return [(row[0], row[1]) for row in conn.execute(_updated_query(areas), params)]
+    return [
+        (row[0], row[1])
+        for row in readers.rows(_prepared_feed(readers.dialect, "updated", areas), params)
+    ]
 
 
 _CAUSES = (

@@ -67,7 +67,8 @@ def create_app(
     gateway = Gateway(authenticator, committer, clock, settings.trusted_proxies)
     hes_queries = HesQueryService(engine, clock, pseudonymizer)
     hes = HesEndpoints(hes_queries, gateway)
-    obs = ObsEndpoints(ObsQueryService(engine, pseudonymizer), gateway)
+    obs_queries = ObsQueryService(engine, pseudonymizer)
+    obs = ObsEndpoints(obs_queries, gateway)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -101,6 +102,7 @@ def create_app(
             await client.aclose()
             await committer.close()
             hes_queries.close()
+            obs_queries.close()
             log.info("shut down cleanly")
 
     async def healthz(_request: Request) -> Response:
