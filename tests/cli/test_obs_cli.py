@@ -18,6 +18,7 @@ from tests.cli.conftest import Invoke, Store, assert_error, run_saglik
 from tests.cli.test_serve import _free_port
 from tests.conftest import DISTRICTS_CSV
 from tests.services.obs_support import valid_form
+from tests.store.readers import reading
 
 PAST = "2025-01-10T08:30:00"  # the CLI runs on the system clock: a death safely in the past
 
@@ -167,8 +168,8 @@ def test_register_prints_the_numbers_and_stores_the_form(
     assert len(form_no) == 10
     assert form_no.isdigit()
     assert len(referans_no) == 8
-    with db.connect() as conn:
-        (record,) = obs_repo.by_form(conn, "live", form_no, referans_no, with_causes=True)
+    with reading(db) as readers:
+        (record,) = obs_repo.by_form(readers, "live", form_no, referans_no, with_causes=True)
     assert (record.first_name, record.last_name) == ("AYŞE GÜL", "YILDIRIM")
     assert "10000000146" not in form_no + referans_no
 
@@ -236,7 +237,8 @@ def test_correct_then_approve_then_return(cli: Invoke, db: Engine, tmp_path: Pat
             .scalars()
             .all()
         )
-        (record,) = obs_repo.by_form(conn, "live", form_no, referans_no, with_causes=True)
+    with reading(db) as readers:
+        (record,) = obs_repo.by_form(readers, "live", form_no, referans_no, with_causes=True)
     assert actions == ["registered", "corrected", "corrected", "approved", "returned"]
     assert record.manner == 3
     assert [c.icd_code for c in record.causes] == ["S06.9"]

@@ -26,6 +26,7 @@ from saglik.services.obs import (
 from saglik.store import obs_repo
 from saglik.store.schema import death_form_history, death_forms
 from tests.services.obs_support import own_store, valid_form
+from tests.store.readers import reading
 
 ENV = "live"
 PERSONAL = (
@@ -293,8 +294,8 @@ def test_blank_names_are_refused_at_registration(registry: ObsRegistryService, d
 
 
 def stored(db: Engine, form_no: str, referans_no: str) -> Any:
-    with db.connect() as conn:
-        (found,) = obs_repo.by_form(conn, ENV, form_no, referans_no, with_causes=True)
+    with reading(db) as readers:
+        (found,) = obs_repo.by_form(readers, ENV, form_no, referans_no, with_causes=True)
     return found
 
 

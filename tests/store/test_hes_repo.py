@@ -16,18 +16,10 @@ from saglik.store import hes_repo
 from saglik.store.prepared import PreparedSelect, ThreadConnections
 from saglik.store.schema import hes_codes
 from tests.conftest import Holder
+from tests.store.readers import reading
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
-
-
-@contextmanager
-def reading(store: Engine) -> Iterator[ThreadConnections]:
-    readers = ThreadConnections(store)
-    try:
-        yield readers
-    finally:
-        readers.close()
 
 
 class _CountingCursor:

@@ -19,6 +19,7 @@ from saglik.store.prepared import ThreadConnections
 from saglik.store.schema import death_causes, death_form_history, death_forms, districts
 from tests.conftest import DISTRICTS_CSV
 from tests.store.backends import backend_of, blank_engine
+from tests.store.readers import reading
 
 ENV = "live"
 DAY = date(2025, 3, 14)
@@ -204,10 +205,11 @@ def test_registration_correction_approval_and_return_each_leave_a_history_row(db
         "manner": [1, 3],
         "causes": [[[1, "I21.9", "2 saat"]], [[1, "S06.9", "1 saat"], [4, "I61.9", None]]],
     }
-    with db.connect() as conn:
+    with reading(db) as readers:
         (stored,) = obs_repo.by_form(
-            conn, ENV, original.form_no, original.referans_no, with_causes=True
+            readers, ENV, original.form_no, original.referans_no, with_causes=True
         )
+    with db.connect() as conn:
         status = conn.execute(
             select(death_forms.c.status).where(death_forms.c.id == form_id)
         ).scalar_one()
@@ -299,11 +301,12 @@ def test_the_shared_districts_are_loaded(db: Engine) -> None:
         assert conn.execute(select(func.count()).select_from(districts)).scalar_one() == 973
         assert obs_repo.district_plate(conn, 1231) == 6
         assert obs_repo.district_plate(conn, 999_999) is None
-        assert obs_repo.district_names(conn, [1231, None, 1421, 1231]) == {
+    with reading(db) as readers:
+        assert obs_repo.district_names(readers, [1231, None, 1421, 1231]) == {
             1231: "Çankaya",
             1421: "Kadıköy",
         }
-        assert obs_repo.district_names(conn, [None]) == {}
+        assert obs_repo.district_names(readers, [None]) == {}
 
 
 def test_upsert_districts_is_idempotent_and_renames(store: Engine, tmp_path: Path) -> None:

@@ -65,18 +65,8 @@ class Lookup:
 
 class ObsQueryService:
     def __init__(self, engine: Engine, pseudonymizer: Pseudonymizer) -> None:
-        self._engine = engine
         self._readers = ThreadConnections(engine)
         self._pseudonymizer = pseudonymizer
-        self._district_names: dict[int, str] = {}
-        """Read once per code: ``refdata import`` only adds districts, never renames one."""
-
-    def _names(self, conn: Connection, codes: tuple[int | None, ...]) -> dict[int, str]:
-        known = self._district_names
-        missing = [c for c in codes if c is not None and c not in known]
-        if missing:
-            known.update(obs_repo.district_names(conn, missing))
-        return {c: known[c] for c in codes if c is not None and c in known}
 
     def deaths_by_date(
         self, env: str, scope: Scope, tarih: str | None, il_kodu: str | None, feed: Feed
@@ -97,17 +87,16 @@ class ObsQueryService:
     def _first_visible(
         self,
         scope: Scope,
-        find: Callable[[Connection], list[DeathRecord]],
+        find: Callable[[ThreadConnections], list[DeathRecord]],
         matches: Callable[[DeathRecord], bool],
         refs: tuple[str, ...],
     ) -> Found[Lookup]:
-        with self._engine.connect() as conn:
-            for record in find(conn):
-                if matches(record) and scope.sees(record.death_place, record.residence):
-                    names = self._names(
-                        conn, (record.death_place.district, record.residence.district)
-                    )
-                    return Found(Lookup(record, names), refs)
+        for record in find(self._readers):
+            if matches(record) and scope.sees(record.death_place, record.residence):
+                names = obs_repo.district_names(
+                    self._readers, (record.death_place.district, record.residence.district)
+                )
+                return Found(Lookup(record, names), refs)
         return Found(None, refs)
 
     def by_identity(
@@ -126,7 +115,7 @@ class ObsQueryService:
         born = parse_date(dogum_tarihi, "DogumTarihi")
         return self._first_visible(
             scope,
-            lambda conn: obs_repo.by_identity(conn, env, number, with_causes=full),
+            lambda readers: obs_repo.by_identity(readers, env, number, with_causes=full),
             lambda r: r.first_name == first and r.last_name == last and r.birth_date == born,
             (self._pseudonymizer.person(number),),
         )
@@ -142,7 +131,7 @@ class ObsQueryService:
         reference = parse_required(referans_no, "ReferansNo", 20).upper()
         return self._first_visible(
             scope,
-            lambda conn: obs_repo.by_form(conn, env, form, reference, with_causes=full),
+            lambda readers: obs_repo.by_form(readers, env, form, reference, with_causes=full),
             lambda _r: True,
             (self._pseudonymizer.ref("form", form),),
         )
@@ -164,7 +153,7 @@ class ObsQueryService:
         lasts = _name_forms(soyadi or "")
         return self._first_visible(
             scope,
-            lambda conn: obs_repo.by_passport(conn, env, passport, with_causes=full),
+            lambda readers: obs_repo.by_passport(readers, env, passport, with_causes=full),
             lambda r: r.first_name in firsts and r.last_name in lasts,
             (self._pseudonymizer.ref("passport", passport),),
         )
@@ -173,7 +162,7 @@ class ObsQueryService:
         number = parse_tckn(tckn)
         found = self._first_visible(
             scope,
-            lambda conn: obs_repo.by_identity(conn, env, number, with_causes=False),
+            lambda readers: obs_repo.by_identity(readers, env, number, with_causes=False),
             lambda _r: True,
             (self._pseudonymizer.person(number),),
         )

@@ -141,14 +141,16 @@ _CAUSES = (
 _FORM_COLUMNS = [c for c in death_forms.c if c.name != "id"]
 
 
-def _record(conn: Connection, row: Any, with_causes: bool) -> DeathRecord:
+def _record(readers: ThreadConnections, row: Any, with_causes: bool) -> DeathRecord:
     form_id, *values = row
     m = dict(zip((c.name for c in _FORM_COLUMNS), values, strict=True))
     causes: tuple[Cause, ...] = ()
     if with_causes:
         causes = tuple(
             Cause(kind=kind, icd_code=icd_code, interval=interval)
-            for kind, icd_code, interval in conn.execute(_CAUSES, {"form_id": form_id})
+            for kind, icd_code, interval in readers.rows(
+                _prepared(readers.dialect, "causes"), {"form_id": form_id}
+            )
         )
     return DeathRecord(
         form_no=m["form_no"],
@@ -197,24 +199,41 @@ def _forms_query(lookup: str) -> Any:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _prepared(dialect: Dialect, query: str) -> PreparedSelect:
+    """The lookups' statements on the hot path (``store/prepared.py``)."""
+    if query == "causes":
+        return PreparedSelect(_CAUSES, dialect)
+    if query == "districts":
+        return PreparedSelect(_DISTRICT_NAMES, dialect)
+    return PreparedSelect(_forms_query(query), dialect)
+
+
 def _find_forms(
-    conn: Connection, env: str, lookup: str, values: dict[str, str], *, with_causes: bool
+    readers: ThreadConnections,
+    env: str,
+    lookup: str,
+    values: dict[str, str],
+    *,
+    with_causes: bool,
 ) -> list[DeathRecord]:
-    rows = conn.execute(_forms_query(lookup), {"env": env, **values}).all()
-    return [_record(conn, row, with_causes) for row in rows]
+    rows = readers.rows(_prepared(readers.dialect, lookup), {"env": env, **values})
+    return [_record(readers, row, with_causes) for row in rows]
 
 
-def by_identity(conn: Connection, env: str, tckn: str, *, with_causes: bool) -> list[DeathRecord]:
-    return _find_forms(conn, env, "identity", {"identity_number": tckn}, with_causes=with_causes)
+def by_identity(
+    readers: ThreadConnections, env: str, tckn: str, *, with_causes: bool
+) -> list[DeathRecord]:
+    return _find_forms(readers, env, "identity", {"identity_number": tckn}, with_causes=with_causes)
 
 
 def by_form(
-    conn: Connection, env: str, form_no: str, referans_no: str, *, with_causes: bool
+    readers: ThreadConnections, env: str, form_no: str, referans_no: str, *, with_causes: bool
 ) -> list[DeathRecord]:
     if "\x00" in form_no or "\x00" in referans_no:
         return []  # no stored number holds NUL (PostgreSQL text cannot; it refuses the query)
     return _find_forms(
-        conn,
+        readers,
         env,
         "form",
         {"form_no": form_no, "referans_no": referans_no},
@@ -223,20 +242,25 @@ def by_form(
 
 
 def by_passport(
-    conn: Connection, env: str, passport_no: str, *, with_causes: bool
+    readers: ThreadConnections, env: str, passport_no: str, *, with_causes: bool
 ) -> list[DeathRecord]:
     if "\x00" in passport_no:
         return []  # as in by_form
-    return _find_forms(conn, env, "passport", {"passport_no": passport_no}, with_causes=with_causes)
+    return _find_forms(
+        readers, env, "passport", {"passport_no": passport_no}, with_causes=with_causes
+    )
 
 
-def district_names(conn: Connection, codes: Iterable[int | None]) -> dict[int, str]:
+_DISTRICT_NAMES = select(districts.c.code, districts.c.name).where(
+    districts.c.code.in_(bindparam("codes", expanding=True))
+)
+
+
+def district_names(readers: ThreadConnections, codes: Iterable[int | None]) -> dict[int, str]:
     wanted = sorted({c for c in codes if c is not None})
     if not wanted:
         return {}
-    rows = conn.execute(
-        select(districts.c.code, districts.c.name).where(districts.c.code.in_(wanted))
-    )
+    rows = readers.rows(_prepared(readers.dialect, "districts"), {"codes": wanted})
     return {code: name for code, name in rows}
 
 
