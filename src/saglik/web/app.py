@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -161,4 +162,8 @@ def serve_app() -> Starlette:
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    app = create_app(settings)
+    # Everything built so far lives as long as the worker: keep the collector from rescanning it
+    # on every full collection (the tail of the HES latency under load, benchmarks/README.md).
+    gc.freeze()
+    return app
