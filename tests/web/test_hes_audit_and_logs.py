@@ -187,6 +187,22 @@ def test_forbidden_and_rate_limited_calls_are_audited_against_the_user(
 # --- pseudonymous subjects ---------------------------------------------------------------------
 
 
+def test_a_call_to_a_made_up_method_is_audited_without_its_name(
+    server: LiveServer, live: Caller, make_holder: Callable[..., Holder]
+) -> None:
+    holder = make_holder()
+    before = last_audit_id(server.engine)
+    response = live.post(f"check-{holder.code}", {"hes_code": holder.code})
+    assert response.status_code == 404
+    rows = audit_since(server.engine, before)
+    assert [(r.env, r.service, r.method, r.status, r.outcome) for r in rows] == [
+        ("live", "hes", "(unknown)", 404, "no-such-method")
+    ]
+    assert rows[0].user_id is None
+    assert subjects_of(server.engine, rows[0].id) == []
+    assert holder.code not in dump_table(server.engine, audit_events)
+
+
 def test_subject_refs_are_keyed_hmacs_of_the_code_and_the_person(
     server: LiveServer, live: Caller, make_holder: Callable[..., Holder]
 ) -> None:

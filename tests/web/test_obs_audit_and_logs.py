@@ -220,13 +220,21 @@ def test_a_refused_lookup_records_no_subject(
     assert subjects_of(server.engine, rows[0].id) == []
 
 
-def test_unknown_method_writes_no_obs_record_for_a_made_up_method(
+def test_a_call_to_a_made_up_method_is_audited_without_its_name(
     server: LiveServer, http: httpx.Client, users: Users
 ) -> None:
     before = last_audit_id(server.engine)
-    assert obs_get(http, "live", "GetSomething", users.live.auth, {}).status_code == 404
+    params = {"TcKimlikNo": "10000000146"}
+    assert (
+        obs_get(http, "test", "GetSomething10000000146", users.test.auth, params).status_code == 404
+    )
     rows = audit_since(server.engine, before)
-    assert all(r.method in OBS_METHODS for r in rows)
+    assert [(r.env, r.service, r.method, r.status, r.outcome) for r in rows] == [
+        ("test", "obs", "(unknown)", 404, "no-such-method")
+    ]
+    assert rows[0].user_id is None  # nobody is authenticated for a method that does not exist
+    assert subjects_of(server.engine, rows[0].id) == []
+    assert "10000000146" not in dump_table(server.engine, audit_events)
 
 
 # --- nothing personal in the audit tables ------------------------------------------------------

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from saglik.services.hes import HesQueryService, SingleOutcome, Visit
 from saglik.store.audit_writer import AuditUnavailableError
 from saglik.web import hes_wire, problems
-from saglik.web.gateway import Admission, Denial, Gateway
+from saglik.web.gateway import NO_SUCH_METHOD, UNKNOWN_METHOD, Admission, Denial, Gateway
 from saglik.web.routing import Handle, environment_routes
 
 SERVICE_PATH = "saglik/hes"
@@ -115,14 +115,16 @@ class HesEndpoints:
 
     async def handle(self, request: Request, env: str, method: str) -> Response:
         started = time.perf_counter()
-        if method not in self._handlers:
-            return problems.http_problem(404, "No such HES method")
         client_ip = self._gateway.client_ip(request)
-        admission = await self._gateway.admit(request, env, method, client_ip)
-        if admission.denial is not None:
-            handled = _Handled(_denial_response(admission), admission.denial.value)
+        if method not in self._handlers:  # audited too, without the name asked
+            method, admission = UNKNOWN_METHOD, Admission(None)
+            handled = _Handled(problems.http_problem(404, "No such HES method"), NO_SUCH_METHOD)
         else:
-            handled = await self._run(request, env, method, admission)
+            admission = await self._gateway.admit(request, env, method, client_ip)
+            if admission.denial is not None:
+                handled = _Handled(_denial_response(admission), admission.denial.value)
+            else:
+                handled = await self._run(request, env, method, admission)
         try:
             await self._gateway.audit(
                 admission=admission,

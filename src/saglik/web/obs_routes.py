@@ -21,7 +21,7 @@ from saglik.services.authn import Principal
 from saglik.services.obs import Feed, Found, ObsQueryService
 from saglik.store.audit_writer import AuditUnavailableError
 from saglik.web import obs_wire
-from saglik.web.gateway import Denial, Gateway
+from saglik.web.gateway import NO_SUCH_METHOD, UNKNOWN_METHOD, Admission, Denial, Gateway
 from saglik.web.routing import Handle, environment_routes
 
 SERVICE_PATH = "saglik/OBS"
@@ -121,32 +121,15 @@ class ObsEndpoints:
         started = time.perf_counter()
         method = self._canonical.get(method_in_path.lower(), "")
         handler = self._handlers.get(method)
-        if handler is None:
-            return _json(obs_wire.invalid("Böyle bir servis metodu yok."), status=404)
         client_ip = self._gateway.client_ip(request)
-        admission = await self._gateway.admit(request, env, method, client_ip)
         refs: tuple[str, ...] = ()
-        if admission.denial is Denial.RATE_LIMITED:
-            response = _json(
-                obs_wire.invalid("İstek sınırı aşıldı; lütfen daha sonra tekrar deneyiniz."),
-                status=429,
-                headers={"Retry-After": str(admission.retry_after)},
-            )
-            outcome = admission.denial.value
-        elif admission.denial is not None:
-            response = Response(AUTH_FAILURE_BODY, status_code=500, media_type=JSON)
-            outcome = admission.denial.value
+        if handler is None:  # audited too, without the name asked (it is the caller's text)
+            method, admission = UNKNOWN_METHOD, Admission(None)
+            response = _json(obs_wire.invalid("Böyle bir servis metodu yok."), status=404)
+            outcome = NO_SUCH_METHOD
         else:
-            assert admission.principal is not None
-            # ASP.NET binds parameters case-insensitively; the first value of a repeated one wins
-            params: dict[str, str] = {}
-            for key, value in request.query_params.multi_items():
-                params.setdefault(key.lower(), value)
-            try:
-                payload, outcome, refs = handler(env, _scope(admission.principal), params)
-            except InvalidParameterError as exc:
-                payload, outcome = obs_wire.invalid(str(exc)), "invalid"
-            response = _json(payload)
+            admission = await self._gateway.admit(request, env, method, client_ip)
+            response, outcome, refs = self._answer(request, env, handler, admission)
         try:
             await self._gateway.audit(
                 admission=admission,
@@ -164,3 +147,28 @@ class ObsEndpoints:
                 obs_wire.invalid("Denetim kaydı yazılamadı; lütfen tekrar deneyiniz."), 503
             )
         return response
+
+    def _answer(
+        self, request: Request, env: str, handler: Handler, admission: Admission
+    ) -> tuple[Response, str, tuple[str, ...]]:
+        """The answer to an admitted call or the refusal of a denied one, its outcome and refs."""
+        if admission.denial is Denial.RATE_LIMITED:
+            response = _json(
+                obs_wire.invalid("İstek sınırı aşıldı; lütfen daha sonra tekrar deneyiniz."),
+                status=429,
+                headers={"Retry-After": str(admission.retry_after)},
+            )
+            return response, admission.denial.value, ()
+        if admission.denial is not None:
+            response = Response(AUTH_FAILURE_BODY, status_code=500, media_type=JSON)
+            return response, admission.denial.value, ()
+        assert admission.principal is not None
+        # ASP.NET binds parameters case-insensitively; the first value of a repeated one wins
+        params: dict[str, str] = {}
+        for key, value in request.query_params.multi_items():
+            params.setdefault(key.lower(), value)
+        try:
+            payload, outcome, refs = handler(env, _scope(admission.principal), params)
+        except InvalidParameterError as exc:
+            return _json(obs_wire.invalid(str(exc))), "invalid", ()
+        return _json(payload), outcome, refs
