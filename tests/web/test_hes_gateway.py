@@ -4,12 +4,15 @@ rights, IP allow-lists, rate limits, credential changes at once, unknown methods
 from __future__ import annotations
 
 import base64
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
+from saglik.services import authn
 from saglik.services.accounts import AccountService
 from saglik.store import state
 from saglik.store.schema import service_users
@@ -396,3 +399,60 @@ def test_deactivated_user_is_refused_with_403_at_once(
         state.bump_credentials_version(conn)
     response = call(http, "live", EMPLOYEE, holder.code, auth=user.auth)
     assert_http_problem(response, 403)
+
+
+# --- one Argon2 verification per credential, however many requests bring it --------------------
+
+CONCURRENT = 12
+
+
+def test_concurrent_requests_with_a_new_credential_share_one_verification(
+    monkeypatch: pytest.MonkeyPatch,
+    server: LiveServer,
+    make_user: Callable[..., Credential],
+    make_holder: Callable[..., Holder],
+) -> None:
+    user = make_user(env="live")
+    holder = make_holder()
+    arrived = threading.Semaphore(0)
+    hashes: list[int] = []
+    original_key = authn.Authenticator.flight_key
+    original_verify = authn.verify_password
+
+    def flight_key(self: authn.Authenticator, *args: str) -> tuple[bytes, int]:
+        arrived.release()  # this request missed the cache and is about to verify or join
+        return original_key(self, *args)
+
+    def verify_password(stored: str | None, password: str) -> bool:
+        hashes.append(1)
+        for _ in range(CONCURRENT):  # hold the hash until every request is waiting on it
+            assert arrived.acquire(timeout=30)
+        return original_verify(stored, password)
+
+    monkeypatch.setattr(authn.Authenticator, "flight_key", flight_key)
+    monkeypatch.setattr(authn, "verify_password", verify_password)
+
+    def call(_: int) -> int:
+        with server.client(auth=user.auth) as client:
+            response = client.post(
+                path("live", "check-employee-hes-code"), json={"hes_code": holder.code}
+            )
+            return response.status_code
+
+    with ThreadPoolExecutor(CONCURRENT) as pool:
+        statuses = list(pool.map(call, range(CONCURRENT)))
+    assert statuses == [200] * CONCURRENT
+    assert len(hashes) == 1
+
+
+def test_a_change_to_the_credentials_starts_a_new_verification(
+    server: LiveServer, make_user: Callable[..., Credential]
+) -> None:
+    user = make_user(env="live")
+    authenticator = authn.Authenticator(server.engine, poll_seconds=0)
+    before = authenticator.flight_key("live", user.username, user.password)
+    assert authenticator.flight_key("live", user.username, user.password) == before
+    with server.engine.begin() as conn:
+        state.bump_credentials_version(conn)
+    authenticator.cached("live", user.username, user.password)  # polls the version
+    assert authenticator.flight_key("live", user.username, user.password) != before

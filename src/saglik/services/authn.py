@@ -77,6 +77,12 @@ class Authenticator:
             if not self._fixed_delay:
                 self._cache.clear()
 
+    def flight_key(self, env: str, username: str, password: str) -> tuple[bytes, int]:
+        """Identifies one verification of this credential against the credentials version known
+        now: concurrent requests with the same key may share it; one arriving after a change
+        (a new version) may not ride on a verification that started before it."""
+        return self._key(env, username, password), self._version
+
     def cached(self, env: str, username: str, password: str) -> Principal | None:
         """The principal for an already-verified credential, or None (then call ``verify``)."""
         now = time.monotonic()

@@ -3,6 +3,7 @@ often, and the audit record that must be committed before any answer leaves."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import ipaddress
@@ -75,6 +76,7 @@ class Gateway:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._limits: dict[str, RateLimitItem] = {}
         self._trusted = tuple(ipaddress.ip_network(p, strict=False) for p in trusted_proxies)
+        self._flights: dict[tuple[bytes, int], asyncio.Future[Principal | None]] = {}
 
     def client_ip(self, request: Request) -> str | None:
         """The peer address, or the nearest untrusted hop of X-Forwarded-For behind our proxies."""
@@ -105,7 +107,7 @@ class Gateway:
         username, password = credentials
         principal = self._authn.cached(env, username, password)
         if principal is None:
-            principal = await run_in_threadpool(self._authn.verify, env, username, password)
+            principal = await self._verify_once(env, username, password)
         if principal is None:
             return Admission(None, Denial.UNAUTHENTICATED)
         if not principal.active:
@@ -125,6 +127,20 @@ class Gateway:
                     principal, Denial.RATE_LIMITED, max(1, math.ceil(reset - time.time()))
                 )
         return Admission(principal)
+
+    async def _verify_once(self, env: str, username: str, password: str) -> Principal | None:
+        """Argon2id costs ~17 ms of CPU: concurrent requests with one credential not yet in the
+        cache (every client at start-up, or after a change) share a single verification instead
+        of each running its own, which made the first second of a load test queue behind 64."""
+        key = self._authn.flight_key(env, username, password)
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(
+                run_in_threadpool(self._authn.verify, env, username, password)
+            )
+            self._flights[key] = flight
+            flight.add_done_callback(lambda _done: self._flights.pop(key, None))
+        return await asyncio.shield(flight)
 
     async def audit(
         self,
