@@ -17,9 +17,6 @@ class Settings:
     The ÖBS document warns of a 5-minute delay; a sandbox can reproduce it."""
     change_poll_seconds: float = 0.5
     audit_batch_max: int = 512
-    audit_index_seconds: float = 10.0
-    """How often queued subject references move into the keyed table (``store/audit_index.py``):
-    the longer, the larger and cheaper each sorted batch."""
     moi_endpoint: str | None = None
     moi_secret: str | None = None
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
@@ -35,7 +32,6 @@ class Settings:
             database_url=env.get("SAGLIK_DATABASE_URL", DEFAULT_DATABASE_URL),
             credential_cache_seconds=float(env.get("SAGLIK_CREDENTIAL_DELAY_SECONDS", "0")),
             change_poll_seconds=float(env.get("SAGLIK_CHANGE_POLL_SECONDS", "0.5")),
-            audit_index_seconds=float(env.get("SAGLIK_AUDIT_INDEX_SECONDS", "10")),
             moi_endpoint=env.get("SAGLIK_MOI_ENDPOINT") or None,
             moi_secret=env.get("SAGLIK_MOI_SECRET") or None,
             trusted_proxies=proxies,

@@ -15,68 +15,6 @@ from tests.store.test_migrations import schema_diff
 AT = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
 
 
-def _write_subjects(engine: Engine, *pairs: tuple[int, str]) -> None:
-    """Events and their references as any schema from 0002 on holds them."""
-    with engine.begin() as conn:
-        for event_id in sorted({event for event, _ in pairs}):
-            conn.execute(
-                text(
-                    "INSERT INTO audit_events (id, occurred_at, env, service, method, status, "
-                    "outcome, latency_ms) VALUES (:id, :at, 'live', 'hes', 'm', 200, 'ok', 1.0)"
-                ),
-                {"id": event_id, "at": AT.replace(tzinfo=None)},
-            )
-        for event_id, ref in pairs:
-            conn.execute(
-                text("INSERT INTO audit_subjects (event_id, subject_ref) VALUES (:e, :r)"),
-                {"e": event_id, "r": ref},
-            )
-
-
-def _subject_rows(engine: Engine) -> set[tuple[int, str]]:
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT event_id, subject_ref FROM audit_subjects"))
-        return {(int(event_id), ref) for event_id, ref in rows}
-
-
-def test_upgrade_keeps_every_subject_row_and_keys_them_by_reference(blank_db: Engine) -> None:
-    migrate.upgrade(blank_db, "0002")
-    _write_subjects(blank_db, (1, "ref-a"), (1, "ref-b"), (2, "ref-a"))
-    before = _subject_rows(blank_db)
-    migrate.upgrade(blank_db, "0003")
-    assert _subject_rows(blank_db) == before
-    assert len(before) == 3
-    inspector = inspect(blank_db)
-    assert inspector.get_pk_constraint("audit_subjects")["constrained_columns"] == [
-        "subject_ref",
-        "event_id",
-    ]
-    assert inspector.get_indexes("audit_subjects") == []
-    migrate.upgrade(blank_db)
-    assert schema_diff(blank_db) == []
-
-
-def test_downgrade_to_0002_restores_the_event_first_key_and_the_index(blank_db: Engine) -> None:
-    migrate.upgrade(blank_db, "0003")
-    _write_subjects(blank_db, (1, "ref-a"), (1, "ref-b"))
-    before = _subject_rows(blank_db)
-    migrate.downgrade(blank_db, "0002")
-    assert _subject_rows(blank_db) == before
-    inspector = inspect(blank_db)
-    assert inspector.get_pk_constraint("audit_subjects")["constrained_columns"] == [
-        "event_id",
-        "subject_ref",
-    ]
-    assert [i["name"] for i in inspector.get_indexes("audit_subjects")] == ["ix_audit_subjects_ref"]
-
-
-def test_downgrade_to_0003_keeps_the_references_still_queued(blank_db: Engine) -> None:
-    migrate.upgrade(blank_db)
-    write_batch(blank_db, [_record("ref-q", "ref-r")])
-    migrate.downgrade(blank_db, "0003")
-    assert {ref for _, ref in _subject_rows(blank_db)} == {"ref-q", "ref-r"}
-
-
 def _record(*refs: str) -> AuditRecord:
     return AuditRecord(
         occurred_at=AT,
@@ -89,6 +27,42 @@ def _record(*refs: str) -> AuditRecord:
         client_ip="127.0.0.1",
         subject_refs=refs,
     )
+
+
+def _subject_rows(engine: Engine) -> set[tuple[int, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT event_id, subject_ref FROM audit_subjects"))
+        return {(int(event_id), ref) for event_id, ref in rows}
+
+
+def test_upgrade_keeps_every_subject_row_and_keys_them_by_reference(blank_db: Engine) -> None:
+    migrate.upgrade(blank_db, "0002")
+    write_batch(blank_db, [_record("ref-a", "ref-b"), _record("ref-a")])
+    before = _subject_rows(blank_db)
+    migrate.upgrade(blank_db, "0003")
+    assert _subject_rows(blank_db) == before
+    assert len(before) == 3
+    inspector = inspect(blank_db)
+    assert inspector.get_pk_constraint("audit_subjects")["constrained_columns"] == [
+        "subject_ref",
+        "event_id",
+    ]
+    assert inspector.get_indexes("audit_subjects") == []
+    assert schema_diff(blank_db) == []
+
+
+def test_downgrade_to_0002_restores_the_event_first_key_and_the_index(blank_db: Engine) -> None:
+    migrate.upgrade(blank_db)
+    write_batch(blank_db, [_record("ref-a", "ref-b")])
+    before = _subject_rows(blank_db)
+    migrate.downgrade(blank_db, "0002")
+    assert _subject_rows(blank_db) == before
+    inspector = inspect(blank_db)
+    assert inspector.get_pk_constraint("audit_subjects")["constrained_columns"] == [
+        "event_id",
+        "subject_ref",
+    ]
+    assert [i["name"] for i in inspector.get_indexes("audit_subjects")] == ["ix_audit_subjects_ref"]
 
 
 def test_a_lookup_by_reference_is_served_by_the_primary_key(store: Engine) -> None:

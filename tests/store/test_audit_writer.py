@@ -15,14 +15,13 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 
 from saglik.store import migrate
-from saglik.store.audit_index import all_subjects
 from saglik.store.audit_writer import (
     AuditRecord,
     AuditUnavailableError,
     GroupCommitter,
     write_batch,
 )
-from saglik.store.schema import audit_events, moi_outbox
+from saglik.store.schema import audit_events, audit_subjects, moi_outbox
 
 AT = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
 SAFETY = 60.0
@@ -260,9 +259,8 @@ def test_a_record_is_written_with_its_subject_refs_and_its_outbox_report(audit_d
             select(audit_events).where(audit_events.c.method == method).order_by(audit_events.c.id)
         ).all()
         assert len(events) == 2
-        subjects = all_subjects()
         refs = conn.execute(
-            select(subjects.c.subject_ref).where(subjects.c.event_id == events[0].id)
+            select(audit_subjects.c.subject_ref).where(audit_subjects.c.event_id == events[0].id)
         ).scalars()
         assert sorted(refs) == ["ref-a", "ref-b"]
         assert (events[1].institution_id, events[1].user_id) == (7, 9)
@@ -290,10 +288,9 @@ def test_each_event_gets_the_subject_refs_of_its_own_record(audit_db: Engine) ->
     ]
     write_batch(audit_db, batch)
     with audit_db.connect() as conn:
-        subjects = all_subjects()
         pairs = conn.execute(
-            select(audit_events.c.status, subjects.c.subject_ref)
-            .join(subjects, subjects.c.event_id == audit_events.c.id)
+            select(audit_events.c.status, audit_subjects.c.subject_ref)
+            .join(audit_subjects, audit_subjects.c.event_id == audit_events.c.id)
             .where(audit_events.c.method == method)
         ).all()
         statuses = conn.execute(

@@ -25,8 +25,7 @@ from saglik.domain.pseudonym import Pseudonymizer
 from saglik.services.accounts import AccountService
 from saglik.services.fixtures import apply_hes_fixtures
 from saglik.store import state
-from saglik.store.audit_index import all_subjects
-from saglik.store.schema import audit_events, instance_state, service_users
+from saglik.store.schema import audit_events, audit_subjects, instance_state, service_users
 from tests.conftest import Credential, LiveServer
 
 LIVE_BASE = "/services/g2g/saglik/hes/"
@@ -243,12 +242,10 @@ def audit_since(engine: Engine, after_id: int) -> list[Any]:
 
 
 def subjects_of(engine: Engine, event_id: int) -> list[str]:
-    """Indexed or still queued (``store/audit_index.py``)."""
-    subjects = all_subjects()
     with engine.connect() as conn:
         return sorted(
             conn.execute(
-                select(subjects.c.subject_ref).where(subjects.c.event_id == event_id)
+                select(audit_subjects.c.subject_ref).where(audit_subjects.c.event_id == event_id)
             ).scalars()
         )
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from saglik.services.hes import HesDataService
-from saglik.store.schema import audit_events, audit_subjects, audit_subjects_pending
+from saglik.store.schema import audit_events, audit_subjects
 from tests.conftest import Credential, Holder, LiveServer
 from tests.web.conftest import (
     HES_METHODS,
@@ -274,7 +274,6 @@ def test_audit_tables_never_hold_a_clear_code_identity_number_or_name(
     live.post("check-hes-codes", [{"hes_code": holder.code}, {"hes_code": 5}])
     live.raw("check-employee-hes-code", f'{{"hes_code": "{holder.code}"'.encode())
     tables = dump_table(server.engine, audit_events) + dump_table(server.engine, audit_subjects)
-    tables += dump_table(server.engine, audit_subjects_pending)
     for holder_ in (holder, risky):
         for clear in (holder_.code, holder_.code.lower(), holder_.identity_number):
             assert clear not in tables

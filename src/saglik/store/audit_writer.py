@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
 
 from saglik.store.prepared import PreparedStatement
-from saglik.store.schema import audit_events, audit_subjects_pending, moi_outbox
+from saglik.store.schema import audit_events, audit_subjects, moi_outbox
 
 log = logging.getLogger("saglik.audit")
 
@@ -81,9 +81,7 @@ def _statements(dialect: Dialect) -> _Statements:
         event_returning_id=PreparedStatement(
             audit_events.insert().returning(audit_events.c.id), dialect, _EVENT_COLUMNS
         ),
-        subject=PreparedStatement(
-            audit_subjects_pending.insert(), dialect, ("event_id", "subject_ref")
-        ),
+        subject=PreparedStatement(audit_subjects.insert(), dialect, ("event_id", "subject_ref")),
         outbox=PreparedStatement(moi_outbox.insert(), dialect, _OUTBOX_COLUMNS),
     )
 

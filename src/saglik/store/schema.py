@@ -173,18 +173,6 @@ audit_subjects = Table(
 """Pseudonymous references (keyed HMAC) of every code or person a call touched. Keyed by
 reference first: the key is the index the data subject's view reads (migration 0003)."""
 
-audit_subjects_pending = Table(
-    "audit_subjects_pending",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("event_id", ForeignKey("audit_events.id"), nullable=False),
-    Column("subject_ref", String(64), nullable=False),
-)
-"""Subject references committed with their audit record but not yet in ``audit_subjects``: an
-append-only queue (no index but its own key) that the request path writes, moved into the keyed
-table in large sorted batches off the request path (``store/audit_index.py``). Readers of the
-references read both tables (``all_subjects``)."""
-
 moi_outbox = Table(
     "moi_outbox",
     metadata,

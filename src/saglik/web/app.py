@@ -27,7 +27,6 @@ from saglik.services.moi_outbox import deliver_due
 from saglik.services.obs import ObsQueryService
 from saglik.services.obs_fixtures import apply_obs_fixtures
 from saglik.store import migrate, state
-from saglik.store.audit_index import index_all
 from saglik.store.audit_writer import GroupCommitter
 from saglik.store.engine import make_engine
 from saglik.web import docs, problems
@@ -86,13 +85,6 @@ def create_app(
                 _every(REFRESH_INTERVAL.total_seconds(), refresh_fixtures, "fixtures")
             )
         )
-
-        async def index_audit() -> None:
-            await asyncio.to_thread(index_all, engine)
-
-        tasks.append(
-            asyncio.create_task(_every(settings.audit_index_seconds, index_audit, "audit-index"))
-        )
         client = httpx.AsyncClient(timeout=10)
         if settings.moi_endpoint and settings.moi_secret:
             send = http_sender(client, settings.moi_endpoint)
@@ -110,10 +102,6 @@ def create_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             await client.aclose()
             await committer.close()
-            try:  # what the last batches queued; a later start would move it as well
-                await index_audit()
-            except Exception as exc:
-                log.error("audit-index failed at shutdown: %s", type(exc).__name__)
             hes_queries.close()
             obs_queries.close()
             log.info("shut down cleanly")
