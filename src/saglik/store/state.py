@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from sqlalchemy import Connection, Integer, String, cast, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -11,6 +12,11 @@ from saglik.store.schema import instance_state
 
 AUDIT_KEY = "audit_hmac_key"
 CREDENTIALS_VERSION = "credentials_version"
+
+
+def _insert(conn: Connection) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (both databases here do)."""
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def get(conn: Connection, key: str) -> str | None:
@@ -36,11 +42,11 @@ def get_or_create_secret(conn: Connection, key: str) -> str:
     value = get(conn, key)
     if value is not None:
         return value
-    row = {"key": key, "value": secrets.token_hex(32)}
-    if conn.dialect.name == "postgresql":
-        conn.execute(postgresql.insert(instance_state).values(row).on_conflict_do_nothing())
-    else:
-        conn.execute(sqlite.insert(instance_state).values(row).on_conflict_do_nothing())
+    conn.execute(
+        _insert(conn)(instance_state)
+        .values(key=key, value=secrets.token_hex(32))
+        .on_conflict_do_nothing()
+    )
     value = get(conn, key)
     assert value is not None
     return value
@@ -54,12 +60,13 @@ def credentials_version(conn: Connection) -> int:
 def bump_credentials_version(conn: Connection) -> None:
     """Tell every worker that users, rights or scope changed (their caches poll this).
 
-    Incremented in the UPDATE itself: a read-then-write would let two concurrent changes write
-    the same number, and a worker that polled between them would miss the second."""
-    result = conn.execute(
-        update(instance_state)
-        .where(instance_state.c.key == CREDENTIALS_VERSION)
-        .values(value=cast(cast(instance_state.c.value, Integer) + 1, String))
+    One upsert that increments in the database: a read-then-write would let two concurrent
+    changes write the same number (a worker polling between them would miss the second), and an
+    update-else-insert would let two first changes both insert."""
+    first = _insert(conn)(instance_state).values(key=CREDENTIALS_VERSION, value="1")
+    conn.execute(
+        first.on_conflict_do_update(
+            index_elements=[instance_state.c.key],
+            set_={"value": cast(cast(instance_state.c.value, Integer) + 1, String)},
+        )
     )
-    if result.rowcount == 0:
-        conn.execute(instance_state.insert().values(key=CREDENTIALS_VERSION, value="1"))
