@@ -22,23 +22,16 @@ from tests.pg_support import pg_database
 @contextlib.contextmanager
 def blank_engine(backend: str, tmp_dir: Path, *, migrated: bool) -> Iterator[Engine]:
     """An engine on a new, empty database (migrated to head if asked); dropped afterwards."""
-    if backend == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_dir / f'blank-{uuid.uuid4().hex[:8]}.db'}")
-        try:
-            if migrated:
-                migrate.upgrade(engine)
-            yield engine
-        finally:
-            engine.dispose()
-        return
-    with pg_database(f"saglik_blank_{uuid.uuid4().hex[:12]}") as url:
+    with contextlib.ExitStack() as stack:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_dir / f'blank-{uuid.uuid4().hex[:8]}.db'}"
+        else:
+            url = stack.enter_context(pg_database(f"saglik_blank_{uuid.uuid4().hex[:12]}"))
         engine = make_engine(url)
-        try:
-            if migrated:
-                migrate.upgrade(engine)
-            yield engine
-        finally:
-            engine.dispose()
+        stack.callback(engine.dispose)
+        if migrated:
+            migrate.upgrade(engine)
+        yield engine
 
 
 def backend_of(engine: Engine) -> str:

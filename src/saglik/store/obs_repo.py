@@ -93,6 +93,24 @@ def _prepared_feed(dialect: Dialect, feed: str, areas: tuple[str, ...]) -> Prepa
     return PreparedSelect(_registered_query(areas, feed == "forensic"), dialect)
 
 
+def _feed_pairs(
+    readers: ThreadConnections,
+    feed: str,
+    env: str,
+    start: datetime,
+    end: datetime,
+    scope: Scope,
+    il_kodu: int | None,
+    **extra: Any,
+) -> list[tuple[str, str]]:
+    """(FormNo, ReferansNo) of a feed. A day is up to ~2,000 rows: read on the hot path
+    (``store/prepared.py``), as plain tuples."""
+    areas, params = _scope_params(scope, il_kodu)
+    params.update(env=env, start=start, end=end, **extra)
+    query = _prepared_feed(readers.dialect, feed, areas)
+    return [(row[0], row[1]) for row in readers.rows(query, params)]
+
+
 def forms_registered_between(
     readers: ThreadConnections,
     env: str,
@@ -102,18 +120,9 @@ def forms_registered_between(
     il_kodu: int | None,
     manners: Iterable[int] | None = None,
 ) -> list[tuple[str, str]]:
-    """A day's feed is up to ~2,000 rows: read on the hot path (``store/prepared.py``), as
-    plain tuples."""
-    areas, params = _scope_params(scope, il_kodu)
-    params.update(env=env, start=start, end=end)
-    feed = "registered"
-    if manners is not None:
-        params["manners"] = list(manners)
-        feed = "forensic"
-    return [
-        (row[0], row[1])
-        for row in readers.rows(_prepared_feed(readers.dialect, feed, areas), params)
-    ]
+    if manners is None:
+        return _feed_pairs(readers, "registered", env, start, end, scope, il_kodu)
+    return _feed_pairs(readers, "forensic", env, start, end, scope, il_kodu, manners=list(manners))
 
 
 def forms_updated_between(
@@ -124,12 +133,7 @@ def forms_updated_between(
     scope: Scope,
     il_kodu: int | None,
 ) -> list[tuple[str, str]]:
-    areas, params = _scope_params(scope, il_kodu)
-    params.update(env=env, start=start, end=end)
-    return [
-        (row[0], row[1])
-        for row in readers.rows(_prepared_feed(readers.dialect, "updated", areas), params)
-    ]
+    return _feed_pairs(readers, "updated", env, start, end, scope, il_kodu)
 
 
 _CAUSES = (

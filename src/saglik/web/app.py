@@ -35,7 +35,7 @@ from saglik.web.hes_routes import HesEndpoints
 from saglik.web.logs import AccessLogMiddleware
 from saglik.web.moi_sender import http_sender
 from saglik.web.obs_routes import ObsEndpoints
-from saglik.web.routing import G2GDispatch
+from saglik.web.routing import G2GDispatch, environment_routes
 
 log = logging.getLogger("saglik.app")
 
@@ -135,8 +135,8 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
-        *hes.routes(),
-        *obs.routes(),
+        *environment_routes(hes.service()),
+        *environment_routes(obs.service()),
         *docs.routes(),
     ]
     # uvicorn's own access line carries the query string, where ÖBS sends identity numbers and
@@ -149,7 +149,7 @@ def create_app(
     )
     app.state.engine = engine
     app.state.clock = clock
-    app.add_middleware(G2GDispatch, services=[hes.dispatch(), obs.dispatch()])
+    app.add_middleware(G2GDispatch, services=[hes.service(), obs.service()])
     app.add_middleware(AccessLogMiddleware)
     return app
 

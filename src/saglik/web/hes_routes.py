@@ -10,13 +10,12 @@ from pydantic import TypeAdapter
 from pydantic_core import to_json
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from saglik.services.hes import HesQueryService, SingleOutcome, Visit
 from saglik.store.audit_writer import AuditUnavailableError
 from saglik.web import hes_wire, problems
 from saglik.web.gateway import NO_SUCH_METHOD, UNKNOWN_METHOD, Admission, Denial, Gateway
-from saglik.web.routing import Handle, environment_routes
+from saglik.web.routing import G2GService
 
 SERVICE_PATH = "saglik/hes"
 
@@ -107,11 +106,8 @@ class HesEndpoints:
             "check-hes-codes-plus": hes_wire.BULK,
         }
 
-    def routes(self) -> list[Route]:
-        return environment_routes(SERVICE_PATH, self.handle, "POST")
-
-    def dispatch(self) -> tuple[str, str, Handle]:
-        return SERVICE_PATH, "POST", self.handle
+    def service(self) -> G2GService:
+        return G2GService(SERVICE_PATH, "POST", self.handle)
 
     async def handle(self, request: Request, env: str, method: str) -> Response:
         started = time.perf_counter()

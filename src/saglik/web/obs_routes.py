@@ -14,7 +14,6 @@ from typing import Any
 from pydantic_core import to_json
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from saglik.domain.obs import AUTH_FAILURE_MESSAGE, InvalidParameterError, Scope
 from saglik.services.authn import Principal
@@ -22,7 +21,7 @@ from saglik.services.obs import Feed, Found, ObsQueryService
 from saglik.store.audit_writer import AuditUnavailableError
 from saglik.web import obs_wire
 from saglik.web.gateway import NO_SUCH_METHOD, UNKNOWN_METHOD, Admission, Denial, Gateway
-from saglik.web.routing import Handle, environment_routes
+from saglik.web.routing import G2GService
 
 SERVICE_PATH = "saglik/OBS"
 
@@ -111,11 +110,8 @@ class ObsEndpoints:
 
         self._canonical = {name.lower(): name for name in self._handlers}
 
-    def routes(self) -> list[Route]:
-        return environment_routes(SERVICE_PATH, self.handle, "GET")
-
-    def dispatch(self) -> tuple[str, str, Handle]:
-        return SERVICE_PATH, "GET", self.handle
+    def service(self) -> G2GService:
+        return G2GService(SERVICE_PATH, "GET", self.handle)
 
     async def handle(self, request: Request, env: str, method_in_path: str) -> Response:
         started = time.perf_counter()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import NamedTuple
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,22 +22,30 @@ from saglik.web import problems
 Handle = Callable[[Request, str, str], Awaitable[Response]]
 """(request, environment, method name as it appears in the path) → response."""
 
+
+class G2GService(NamedTuple):
+    path: str
+    """Below ``/services/g2g[/test]/``, e.g. ``saglik/hes``."""
+    http_method: str
+    handle: Handle
+
+
 ENVIRONMENT_PREFIXES = (("live", "/services/g2g/"), ("test", "/services/g2g/test/"))
 
 log = logging.getLogger("saglik.app")
 
 
-def environment_routes(service_path: str, handle: Handle, http_method: str) -> list[Route]:
-    """``/services/g2g/<service_path>/{method}`` (live) and ``/services/g2g/test/...`` (test)."""
+def environment_routes(service: G2GService) -> list[Route]:
+    """``/services/g2g/<path>/{method}`` (live) and ``/services/g2g/test/...`` (test)."""
 
     def bound(env: str) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            return await handle(request, env, request.path_params["method"])
+            return await service.handle(request, env, request.path_params["method"])
 
         return endpoint
 
     return [
-        Route(f"{prefix}{service_path}/{{method}}", bound(env), methods=[http_method])
+        Route(f"{prefix}{service.path}/{{method}}", bound(env), methods=[service.http_method])
         for env, prefix in ENVIRONMENT_PREFIXES
     ]
 
@@ -44,12 +53,11 @@ def environment_routes(service_path: str, handle: Handle, http_method: str) -> l
 class G2GDispatch:
     """Answers G2G calls directly and hands everything else to ``app``."""
 
-    def __init__(self, app: ASGIApp, services: list[tuple[str, str, Handle]]) -> None:
-        """``services``: (service path, HTTP method, handle), as given to environment_routes."""
+    def __init__(self, app: ASGIApp, services: list[G2GService]) -> None:
         self._app = app
         self._targets: dict[tuple[str, str], tuple[str, Handle]] = {
-            (http_method, f"{prefix}{service_path}"): (env, handle)
-            for service_path, http_method, handle in services
+            (service.http_method, f"{prefix}{service.path}"): (env, service.handle)
+            for service in services
             for env, prefix in ENVIRONMENT_PREFIXES
         }
 
