@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from saglik.domain.clock import Clock
 from saglik.domain.turkish import normalize_name
-from saglik.store import hes_repo
+from saglik.store import bulk_repo, hes_repo
+from saglik.store.bulk_repo import EventRow
 
 TEST_ENV = "test"
 REFRESH_INTERVAL = timedelta(minutes=10)
@@ -92,14 +93,28 @@ def _apply(engine: Engine, clock: Clock) -> None:
                 test=consent["test"],
             )
             hes_repo.clear_events(conn, person)
-            for dose, ago in enumerate(spec.get("vaccinations_days_ago", []), start=1):
-                hes_repo.add_vaccination(conn, person, dose, "CoronaVac", now - ago * days)
-            for ago in spec.get("infections_days_ago", []):
-                hes_repo.add_infection(conn, person, now - ago * days)
-            for ago in spec.get("negative_tests_hours_ago", []):
-                hes_repo.add_pcr(conn, person, now - ago * hours, hes_repo.NEGATIVE)
+            events = [
+                EventRow(fx.identity_number, "vaccination", now - ago * days, dose, "CoronaVac")
+                for dose, ago in enumerate(spec.get("vaccinations_days_ago", []), start=1)
+            ]
+            events += [
+                EventRow(fx.identity_number, "infection", now - ago * days)
+                for ago in spec.get("infections_days_ago", [])
+            ]
+            events += [
+                EventRow(fx.identity_number, "pcr", now - ago * hours, negative=True)
+                for ago in spec.get("negative_tests_hours_ago", [])
+            ]
             if "risk_days_ago" in spec:
-                hes_repo.open_risk(conn, person, "case", now - spec["risk_days_ago"] * days)
+                events.append(
+                    EventRow(
+                        fx.identity_number,
+                        "risk",
+                        now - spec["risk_days_ago"] * days,
+                        risk_kind="case",
+                    )
+                )
+            bulk_repo.upsert_events(conn, TEST_ENV, events)
             expired = spec.get("expired", False)
             hes_repo.upsert_code(
                 conn,

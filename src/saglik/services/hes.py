@@ -22,7 +22,8 @@ from saglik.domain.pseudonym import Pseudonymizer
 from saglik.domain.tckn import is_valid_tckn
 from saglik.domain.turkish import normalize_name
 from saglik.services.moi_outbox import risky_visit_report
-from saglik.store import hes_repo
+from saglik.store import bulk_repo, hes_repo
+from saglik.store.bulk_repo import EventRow
 from saglik.store.prepared import ThreadConnections
 
 BULK_MAX = 500
@@ -207,10 +208,7 @@ class HesDataService:
     ) -> None:
         if kind not in RISK_KINDS:
             raise HesDataError(f"risk kind must be one of {', '.join(RISK_KINDS)}")
-        with self._engine.begin() as conn:
-            hes_repo.open_risk(
-                conn, self._person(conn, env, identity_number), kind, at or self._clock.now()
-            )
+        self._event(env, EventRow(identity_number, "risk", at or self._clock.now(), risk_kind=kind))
 
     def close_risk(self, env: str, identity_number: str, at: datetime | None = None) -> int:
         with self._engine.begin() as conn:
@@ -223,26 +221,22 @@ class HesDataService:
     ) -> None:
         if dose < 1:
             raise HesDataError("dose number starts at 1")
-        with self._engine.begin() as conn:
-            hes_repo.add_vaccination(
-                conn,
-                self._person(conn, env, identity_number),
-                dose,
-                vaccine,
-                at or self._clock.now(),
-            )
+        self._event(
+            env,
+            EventRow(identity_number, "vaccination", at or self._clock.now(), dose, vaccine),
+        )
 
     def record_infection(self, env: str, identity_number: str, at: datetime | None = None) -> None:
-        with self._engine.begin() as conn:
-            hes_repo.add_infection(
-                conn, self._person(conn, env, identity_number), at or self._clock.now()
-            )
+        self._event(env, EventRow(identity_number, "infection", at or self._clock.now()))
 
     def record_pcr(
         self, env: str, identity_number: str, negative: bool, at: datetime | None = None
     ) -> None:
-        result = hes_repo.NEGATIVE if negative else hes_repo.POSITIVE
+        self._event(
+            env, EventRow(identity_number, "pcr", at or self._clock.now(), negative=negative)
+        )
+
+    def _event(self, env: str, event: EventRow) -> None:
         with self._engine.begin() as conn:
-            hes_repo.add_pcr(
-                conn, self._person(conn, env, identity_number), at or self._clock.now(), result
-            )
+            if bulk_repo.upsert_events(conn, env, [event]):
+                raise HesDataError("no person with that identity number in this environment")

@@ -224,10 +224,6 @@ def insert_code(
     )
 
 
-def open_risk(conn: Connection, person: int, kind: str, started_at: datetime) -> None:
-    conn.execute(risk_periods.insert().values(person_id=person, kind=kind, started_at=started_at))
-
-
 def close_risks(conn: Connection, person: int, ended_at: datetime) -> int:
     result = conn.execute(
         risk_periods.update()
@@ -235,29 +231,6 @@ def close_risks(conn: Connection, person: int, ended_at: datetime) -> int:
         .values(ended_at=ended_at)
     )
     return int(result.rowcount)
-
-
-def add_vaccination(
-    conn: Connection, person: int, dose_number: int, vaccine: str, administered_at: datetime
-) -> None:
-    conn.execute(
-        vaccinations.insert().values(
-            person_id=person,
-            dose_number=dose_number,
-            vaccine=vaccine,
-            administered_at=administered_at,
-        )
-    )
-
-
-def add_infection(conn: Connection, person: int, diagnosed_at: datetime) -> None:
-    conn.execute(infections.insert().values(person_id=person, diagnosed_at=diagnosed_at))
-
-
-def add_pcr(conn: Connection, person: int, sampled_at: datetime, result: str) -> None:
-    conn.execute(
-        pcr_results.insert().values(person_id=person, sampled_at=sampled_at, result=result)
-    )
 
 
 def clear_events(conn: Connection, person: int) -> None:

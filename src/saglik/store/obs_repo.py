@@ -26,6 +26,7 @@ from saglik.store.schema import death_causes, death_form_history, death_forms, d
 from saglik.store.types import UtcDateTime
 
 REGISTERED, RETURNED, APPROVED = "registered", "returned", "approved"
+CORRECTED = "corrected"
 
 
 def _area_filter(prefix: str) -> ColumnElement[bool]:
@@ -307,7 +308,7 @@ def form_id(conn: Connection, env: str, form_no: str, referans_no: str) -> tuple
     return (row[0], row[1]) if row else None
 
 
-def _columns(record: DeathRecord) -> dict[str, Any]:
+def form_columns(record: DeathRecord) -> dict[str, Any]:
     return {
         "identity_number": record.identity_number,
         "passport_no": record.passport_no,
@@ -332,25 +333,37 @@ def _columns(record: DeathRecord) -> dict[str, Any]:
     }
 
 
-def _write_causes(conn: Connection, form: int, causes: Sequence[Cause]) -> None:
+def write_causes(conn: Connection, form: int, causes: Sequence[Cause]) -> None:
     conn.execute(delete(death_causes).where(death_causes.c.form_id == form))
-    if causes:
+    write_many_causes(conn, [(form, causes)])
+
+
+def write_many_causes(conn: Connection, chains: Sequence[tuple[int, Sequence[Cause]]]) -> None:
+    """The cause chains of forms that have none yet, in one statement."""
+    rows = [
+        {"form_id": form, "seq": i, "kind": c.kind, "icd_code": c.icd_code, "interval": c.interval}
+        for form, causes in chains
+        for i, c in enumerate(causes, start=1)
+    ]
+    if rows:
+        conn.execute(death_causes.insert(), rows)
+
+
+def add_many_history(
+    conn: Connection, env: str, registered: Sequence[tuple[int, datetime]]
+) -> None:
+    """The "registered" history entries of new forms, in one statement."""
+    if registered:
         conn.execute(
-            death_causes.insert(),
+            death_form_history.insert(),
             [
-                {
-                    "form_id": form,
-                    "seq": i,
-                    "kind": c.kind,
-                    "icd_code": c.icd_code,
-                    "interval": c.interval,
-                }
-                for i, c in enumerate(causes, start=1)
+                {"form_id": f, "env": env, "at": at, "action": REGISTERED, "changes": None}
+                for f, at in registered
             ],
         )
 
 
-def _history(
+def add_history(
     conn: Connection, form: int, env: str, at: datetime, action: str, changes: Any
 ) -> None:
     conn.execute(
@@ -373,23 +386,20 @@ def insert_form(conn: Connection, env: str, record: DeathRecord) -> int:
             status=REGISTERED,
             registered_at=record.registered_at,
             updated_at=None,
-            **_columns(record),
+            **form_columns(record),
         )
     )
     assert result.inserted_primary_key is not None
     form = int(result.inserted_primary_key[0])
-    _write_causes(conn, form, record.causes)
-    _history(conn, form, env, record.registered_at, REGISTERED, None)
+    write_causes(conn, form, record.causes)
+    add_history(conn, form, env, record.registered_at, REGISTERED, None)
     return form
 
 
-def correct_form(
-    conn: Connection, env: str, form: int, record: DeathRecord, at: datetime
-) -> dict[str, Any]:
-    """Replace the form's content; returns the changed fields as {field: [before, after]}."""
+def form_changes(conn: Connection, form: int, record: DeathRecord) -> dict[str, Any]:
+    """What replacing the stored form with ``record`` changes: {field: [before, after]}."""
     before = conn.execute(select(death_forms).where(death_forms.c.id == form)).one()._mapping
-    after = _columns(record)
-    changes = {k: [before[k], v] for k, v in after.items() if before[k] != v}
+    changes = {k: [before[k], v] for k, v in form_columns(record).items() if before[k] != v}
     old_causes = [
         (c.kind, c.icd_code, c.interval)
         for c in conn.execute(
@@ -399,9 +409,21 @@ def correct_form(
     new_causes = [(c.kind, c.icd_code, c.interval) for c in record.causes]
     if old_causes != new_causes:
         changes["causes"] = [old_causes, new_causes]
-    conn.execute(update(death_forms).where(death_forms.c.id == form).values(updated_at=at, **after))
-    _write_causes(conn, form, record.causes)
-    _history(conn, form, env, at, "corrected", changes)
+    return changes
+
+
+def correct_form(
+    conn: Connection, env: str, form: int, record: DeathRecord, at: datetime
+) -> dict[str, Any]:
+    """Replace the form's content; returns the changed fields as {field: [before, after]}."""
+    changes = form_changes(conn, form, record)
+    conn.execute(
+        update(death_forms)
+        .where(death_forms.c.id == form)
+        .values(updated_at=at, **form_columns(record))
+    )
+    write_causes(conn, form, record.causes)
+    add_history(conn, form, env, at, CORRECTED, changes)
     return changes
 
 
@@ -409,7 +431,7 @@ def set_status(conn: Connection, env: str, form: int, status: str, at: datetime)
     conn.execute(
         update(death_forms).where(death_forms.c.id == form).values(status=status, updated_at=at)
     )
-    _history(conn, form, env, at, status, None)
+    add_history(conn, form, env, at, status, None)
 
 
 def delete_forms(conn: Connection, env: str, form_nos: Iterable[str]) -> None:

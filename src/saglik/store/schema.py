@@ -110,6 +110,7 @@ risk_periods = Table(
     Column("started_at", UtcDateTime, nullable=False),
     Column("ended_at", UtcDateTime, nullable=True),
     Index("ix_risk_periods_person", "person_id", "started_at"),
+    UniqueConstraint("person_id", "kind", "started_at", name="uq_risk_periods_natural"),
 )
 
 vaccinations = Table(
@@ -121,6 +122,7 @@ vaccinations = Table(
     Column("vaccine", String(100), nullable=False),
     Column("administered_at", UtcDateTime, nullable=False),
     Index("ix_vaccinations_person", "person_id", "administered_at"),
+    UniqueConstraint("person_id", "dose_number", name="uq_vaccinations_natural"),
 )
 
 infections = Table(
@@ -130,6 +132,7 @@ infections = Table(
     Column("person_id", ForeignKey("persons.id"), nullable=False),
     Column("diagnosed_at", UtcDateTime, nullable=False),
     Index("ix_infections_person", "person_id", "diagnosed_at"),
+    UniqueConstraint("person_id", "diagnosed_at", name="uq_infections_natural"),
 )
 """Confirmed COVID-19 infections only."""
 
@@ -141,6 +144,7 @@ pcr_results = Table(
     Column("sampled_at", UtcDateTime, nullable=False),
     Column("result", String(8), nullable=False),
     Index("ix_pcr_results_person", "person_id", "result", "sampled_at"),
+    UniqueConstraint("person_id", "sampled_at", name="uq_pcr_results_natural"),
 )
 
 audit_events = Table(
@@ -257,3 +261,35 @@ death_form_history = Table(
     Index("ix_death_form_history_form", "form_id"),
 )
 """Every registration, correction, return and approval; the change feed reads this."""
+
+operator_tokens = Table(
+    "operator_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+"""Bearer tokens of the operator API. Only the SHA-256 of each token is kept: a token is 256
+random bits, so a slow password hash would add latency and no protection."""
+
+operator_changes = Table(
+    "operator_changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("env", String(4), nullable=True),
+    Column("entity", String(32), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("target", String(200), nullable=True),
+    Column("subject_ref", String(64), nullable=True),
+    Column("before", Text, nullable=True),
+    Column("after", Text, nullable=True),
+    Index("ix_operator_changes_time", "occurred_at"),
+    Index("ix_operator_changes_subject", "subject_ref"),
+)
+"""Append-only log of every operator change: who, what, when, and before/after as JSON. The
+person concerned is named only by the audit pseudonym (``subject_ref``), as in ``audit_events``;
+``target`` holds non-personal keys (institution, username, FormNo)."""

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 from sqlalchemy import Connection, Integer, String, cast, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from saglik.store.schema import instance_state
+from saglik.store.upsert import dialect_insert
 
 AUDIT_KEY = "audit_hmac_key"
 CREDENTIALS_VERSION = "credentials_version"
-
-
-def _insert(conn: Connection) -> Any:
-    """The dialect's INSERT, which has ON CONFLICT (both databases here do)."""
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def get(conn: Connection, key: str) -> str | None:
@@ -43,7 +37,7 @@ def get_or_create_secret(conn: Connection, key: str) -> str:
     if value is not None:
         return value
     conn.execute(
-        _insert(conn)(instance_state)
+        dialect_insert(conn)(instance_state)
         .values(key=key, value=secrets.token_hex(32))
         .on_conflict_do_nothing()
     )
@@ -63,7 +57,7 @@ def bump_credentials_version(conn: Connection) -> None:
     One upsert that increments in the database: a read-then-write would let two concurrent
     changes write the same number (a worker polling between them would miss the second), and an
     update-else-insert would let two first changes both insert."""
-    first = _insert(conn)(instance_state).values(key=CREDENTIALS_VERSION, value="1")
+    first = dialect_insert(conn)(instance_state).values(key=CREDENTIALS_VERSION, value="1")
     conn.execute(
         first.on_conflict_do_update(
             index_elements=[instance_state.c.key],

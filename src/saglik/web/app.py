@@ -19,14 +19,14 @@ from starlette.routing import BaseRoute, Route
 
 from saglik.config import Settings
 from saglik.domain.clock import Clock, SystemClock
-from saglik.domain.pseudonym import Pseudonymizer
 from saglik.services.authn import Authenticator
+from saglik.services.changes import store_pseudonymizer
 from saglik.services.fixtures import REFRESH_INTERVAL, apply_hes_fixtures
 from saglik.services.hes import HesQueryService
 from saglik.services.moi_outbox import deliver_due
 from saglik.services.obs import ObsQueryService
 from saglik.services.obs_fixtures import apply_obs_fixtures
-from saglik.store import migrate, state
+from saglik.store import migrate
 from saglik.store.audit_writer import GroupCommitter
 from saglik.store.engine import make_engine
 from saglik.web import docs, problems
@@ -56,9 +56,7 @@ def create_app(
     settings = settings or Settings.from_env()
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
-    with engine.begin() as conn:
-        key = state.get_or_create_secret(conn, state.AUDIT_KEY)
-    pseudonymizer = Pseudonymizer(bytes.fromhex(key))
+    pseudonymizer = store_pseudonymizer(engine)
     committer = GroupCommitter(engine, max_batch=settings.audit_batch_max)
     authenticator = Authenticator(
         engine,

@@ -1,0 +1,77 @@
+"""Who changed what: every operator change is written to the change log in the same
+transaction as the change itself, so a change without its log row cannot exist."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from saglik.domain.clock import Clock
+from saglik.domain.pseudonym import Pseudonymizer
+from saglik.store import changes_repo, state
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """``token:NAME`` for the operator API, ``cli:USER`` for the command line, ``system`` for
+    what the service does by itself (the sandbox user on first start)."""
+
+    name: str
+
+
+SYSTEM = Actor("system")
+
+
+def store_pseudonymizer(engine: Engine) -> Pseudonymizer:
+    """The store's audit pseudonymizer (its key is created on first use and never changes)."""
+    with engine.begin() as conn:
+        key = state.get_or_create_secret(conn, state.AUDIT_KEY)
+    return Pseudonymizer(bytes.fromhex(key))
+
+
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
+
+
+class ChangeLog:
+    def __init__(self, actor: Actor, clock: Clock, pseudonymizer: Pseudonymizer) -> None:
+        self.actor = actor
+        self._clock = clock
+        self.pseudonymizer = pseudonymizer
+
+    def record(
+        self,
+        conn: Connection,
+        *,
+        entity: str,
+        action: str,
+        env: str | None = None,
+        target: str | None = None,
+        person: str | None = None,
+        before: Any = None,
+        after: Any = None,
+    ) -> None:
+        """``person`` is the clear identity number of the person concerned: only its pseudonym
+        is stored, so the data subject's view finds the change and nobody else can read it.
+        ``target`` must hold no personal data (an institution, a username, a FormNo)."""
+        changes_repo.add_change(
+            conn,
+            occurred_at=self._clock.now(),
+            actor=self.actor.name,
+            env=env,
+            entity=entity,
+            action=action,
+            target=target,
+            subject_ref=self.pseudonymizer.person(person) if person else None,
+            before=_json(before),
+            after=_json(after),
+        )
+
+    def code_target(self, code: str) -> str:
+        """A HES code named in the log by its pseudonym, never in clear."""
+        return f"hes:{self.pseudonymizer.code(code)}"
