@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 from collections.abc import Iterator
 from functools import cache
 from typing import NoReturn
@@ -19,6 +20,7 @@ from saglik.domain.clock import Clock, SystemClock
 from saglik.domain.methods import ENVIRONMENTS
 from saglik.services.accounts import InvalidAccountError
 from saglik.services.bootstrap import StoreNotMigratedError, ensure_schema
+from saglik.services.changes import Actor, ChangeLog, store_pseudonymizer
 from saglik.services.hes import HesDataError
 from saglik.services.obs import ObsDataError
 from saglik.services.refdata import RefdataError
@@ -68,6 +70,11 @@ def engine() -> Engine:
 
 def clock() -> Clock:
     return SystemClock()
+
+
+def change_log() -> ChangeLog:
+    """Changes made from the command line are logged as ``cli:<login name>``."""
+    return ChangeLog(Actor(f"cli:{getpass.getuser()}"), clock(), store_pseudonymizer(engine()))
 
 
 def migrated_engine() -> Engine:

@@ -309,6 +309,28 @@ def new_form_numbers() -> tuple[str, str]:
     return form, reference
 
 
+def check_places_and_time(
+    form: DeathFormInput, now: datetime, plate_of: Callable[[int], int | None]
+) -> None:
+    """The checks a form needs beyond its own fields: the death is not in the future, and each
+    district is a known one (``plate_of`` gives its province, None if unknown) in its province."""
+    if form.died_at > now:
+        raise ObsDataError("died_at is in the future")
+    for field_name, province, district in (
+        ("death_district", form.death_province, form.death_district),
+        ("residence_district", form.residence_province, form.residence_district),
+    ):
+        if district is None:
+            continue
+        plate = plate_of(district)
+        if plate is None:
+            raise ObsDataError(
+                f"{field_name}: unknown district code (load them with `saglik refdata import`)"
+            )
+        if plate != province:
+            raise ObsDataError(f"{field_name}: the district is not in province {province}")
+
+
 class ObsRegistryService:
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self._engine = engine
@@ -318,21 +340,9 @@ class ObsRegistryService:
         self, conn: Connection, form: DeathFormInput, numbers: tuple[str, str], registered: datetime
     ) -> DeathRecord:
         """The record, after the checks that need the store and the clock."""
-        if form.died_at > self._clock.now():
-            raise ObsDataError("died_at is in the future")
-        for field_name, province, district in (
-            ("death_district", form.death_province, form.death_district),
-            ("residence_district", form.residence_province, form.residence_district),
-        ):
-            if district is None:
-                continue
-            plate = obs_repo.district_plate(conn, district)
-            if plate is None:
-                raise ObsDataError(
-                    f"{field_name}: unknown district code (load them with `saglik refdata import`)"
-                )
-            if plate != province:
-                raise ObsDataError(f"{field_name}: the district is not in province {province}")
+        check_places_and_time(
+            form, self._clock.now(), lambda code: obs_repo.district_plate(conn, code)
+        )
         return self.to_record(form, numbers, registered)
 
     @staticmethod

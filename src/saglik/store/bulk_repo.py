@@ -133,7 +133,7 @@ def upsert_persons(
 
 
 def _resolve(
-    conn: Connection, env: str, rows: Sequence[CodeRow] | Sequence[EventRow]
+    conn: Connection, env: str, rows: Sequence[CodeRow | EventRow]
 ) -> tuple[dict[str, int], dict[int, str]]:
     ids = person_ids(conn, env, (row.identity_number for row in rows))
     rejected = {i: UNKNOWN_PERSON for i, row in enumerate(rows) if row.identity_number not in ids}
