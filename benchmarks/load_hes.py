@@ -34,6 +34,7 @@ from saglik.domain.methods import ALL_METHODS
 from saglik.domain.tckn import complete_tckn
 from saglik.domain.turkish import normalize_name
 from saglik.services.accounts import AccountService, IssuedCredential
+from saglik.services.changes import Actor, ChangeLog, store_pseudonymizer
 from saglik.store import migrate
 from saglik.store.engine import make_engine
 
@@ -276,7 +277,9 @@ def finish_store(
     }
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
-    accounts = AccountService(engine, clock)
+    accounts = AccountService(
+        engine, clock, ChangeLog(Actor("cli:benchmark"), clock, store_pseudonymizer(engine))
+    )
     accounts.add_institution(institution)
     credential = accounts.add_user(
         username=username, institution=institution, env=ENV, methods=ALL_METHODS, rate_limit=None

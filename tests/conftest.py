@@ -34,6 +34,7 @@ from saglik.services.refdata import import_districts
 from saglik.store import migrate
 from saglik.store.engine import make_engine
 from saglik.web.app import create_app
+from tests.change_support import change_log
 from tests.pg_support import pg_database
 
 BASE_TIME = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
@@ -131,12 +132,12 @@ def server(store: Engine, clock: ManualClock) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def accounts(store: Engine, clock: ManualClock) -> AccountService:
-    return AccountService(store, clock)
+    return AccountService(store, clock, change_log(store, clock))
 
 
 @pytest.fixture
 def hes_data(store: Engine, clock: ManualClock) -> HesDataService:
-    return HesDataService(store, clock)
+    return HesDataService(store, clock, change_log(store, clock))
 
 
 @dataclass(frozen=True)

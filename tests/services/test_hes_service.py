@@ -12,11 +12,19 @@ import pytest
 from sqlalchemy import Engine
 
 from saglik.domain.clock import ManualClock
+from saglik.domain.errors import NotFound
 from saglik.domain.hes import NO_EXPIRY, HealthStatus, HesCodeExpired, HesCodeNotFound
 from saglik.domain.hescode import display, generate_code, is_generated_shape
 from saglik.domain.pseudonym import Pseudonymizer
 from saglik.domain.tckn import random_tckn
-from saglik.services.hes import BULK_MAX, HesDataError, HesDataService, HesQueryService, Visit
+from saglik.services.hes import (
+    BULK_MAX,
+    HesCodeConflict,
+    HesDataError,
+    HesDataService,
+    HesQueryService,
+    Visit,
+)
 from saglik.store.schema import hes_codes
 from tests.conftest import Holder
 
@@ -350,7 +358,7 @@ def test_a_chosen_code_must_be_new_in_its_environment(
     hes_data: HesDataService, make_holder: MakeHolder
 ) -> None:
     holder = make_holder()
-    with pytest.raises(HesDataError, match="exists"):
+    with pytest.raises(HesCodeConflict, match="exists"):
         hes_data.issue_code("live", holder.identity_number, code=holder.code)
 
 
@@ -374,7 +382,7 @@ def test_data_entry_for_an_unknown_person_is_refused(hes_data: HesDataService) -
         lambda: hes_data.record_infection("live", tckn),
         lambda: hes_data.record_pcr("live", tckn, negative=True),
     ):
-        with pytest.raises(HesDataError, match="no person"):
+        with pytest.raises(NotFound, match="no person"):
             entry()
 
 
@@ -382,7 +390,7 @@ def test_a_person_of_one_environment_is_unknown_in_the_other(
     hes_data: HesDataService, make_holder: MakeHolder
 ) -> None:
     holder = make_holder(env="live")
-    with pytest.raises(HesDataError):
+    with pytest.raises(NotFound):
         hes_data.issue_code("test", holder.identity_number)
 
 

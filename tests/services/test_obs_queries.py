@@ -18,6 +18,7 @@ from saglik.services.obs_fixtures import DIGEST_KEY, TEST_ENV, apply_obs_fixture
 from saglik.services.refdata import import_districts
 from saglik.store import state
 from saglik.store.schema import death_causes, death_form_history, death_forms
+from tests.change_support import change_log
 from tests.conftest import DISTRICTS_CSV
 from tests.services.obs_support import own_store, valid_form
 from tests.store.backends import backend_of, blank_engine
@@ -323,7 +324,7 @@ def test_a_registered_form_is_found_in_its_environment_only(
     db: Engine, service: ObsQueryService, clock: ManualClock
 ) -> None:
     number = "37428199856"  # also a fixture person, in the test environment only
-    registry = ObsRegistryService(db, clock)
+    registry = ObsRegistryService(db, clock, change_log(db, clock))
     form_no, referans_no = registry.register(
         "live",
         parse_form(

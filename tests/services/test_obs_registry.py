@@ -20,11 +20,13 @@ from saglik.services.obs import (
     DeathFormInput,
     ObsDataError,
     ObsRegistryService,
+    UnknownFormError,
     new_form_numbers,
     parse_form,
 )
 from saglik.store import obs_repo
 from saglik.store.schema import death_form_history, death_forms
+from tests.change_support import change_log
 from tests.services.obs_support import own_store, valid_form
 from tests.store.readers import reading
 
@@ -51,7 +53,7 @@ def db(store: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engi
 
 @pytest.fixture
 def registry(db: Engine, clock: ManualClock) -> ObsRegistryService:
-    return ObsRegistryService(db, clock)
+    return ObsRegistryService(db, clock, change_log(db, clock))
 
 
 def as_json(form: dict[str, Any]) -> str:
@@ -443,19 +445,21 @@ def test_set_status_refuses_other_statuses(registry: ObsRegistryService) -> None
         registry.set_status(ENV, form_no, referans_no, "registered")
 
 
-def test_an_unknown_form_or_wrong_reference_is_an_obs_data_error(
+def test_an_unknown_form_or_wrong_reference_is_not_found(
     registry: ObsRegistryService,
 ) -> None:
     form = parse_form(as_json(valid_form()))
     form_no, referans_no = registry.register(ENV, form)
     wrong = [(form_no, "ZZZZZZZZ"), ("0000000000", referans_no)]
     for number, reference in wrong:
-        with pytest.raises(ObsDataError, match="no form with that FormNo and ReferansNo"):
+        with pytest.raises(UnknownFormError, match="no form with that FormNo and ReferansNo"):
             registry.correct(ENV, number, reference, form)
-        with pytest.raises(ObsDataError, match="no form with that FormNo and ReferansNo"):
+        with pytest.raises(UnknownFormError, match="no form with that FormNo and ReferansNo"):
             registry.set_status(ENV, number, reference, obs_repo.APPROVED)
+        with pytest.raises(UnknownFormError):
+            registry.form(ENV, number, reference)
     # The same numbers in the other environment are another form.
-    with pytest.raises(ObsDataError, match="no form"):
+    with pytest.raises(UnknownFormError, match="no form"):
         registry.set_status("test", form_no, referans_no, obs_repo.APPROVED)
 
 

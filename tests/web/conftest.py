@@ -26,6 +26,7 @@ from saglik.services.accounts import AccountService
 from saglik.services.fixtures import apply_hes_fixtures
 from saglik.store import state
 from saglik.store.schema import audit_events, audit_subjects, instance_state, service_users
+from tests.change_support import change_log
 from tests.conftest import Credential, LiveServer
 
 LIVE_BASE = "/services/g2g/saglik/hes/"
@@ -165,7 +166,7 @@ class Users:
 def users(store: Engine, clock: ManualClock) -> Users:
     """One all-methods, unlimited user per environment, created once per backend (hashing a
     password costs tens of milliseconds; most tests only need someone allowed to call)."""
-    accounts = AccountService(store, clock)
+    accounts = AccountService(store, clock, change_log(store, clock))
     made = {}
     for env in ("live", "test"):
         institution = f"Paylaşılan Kurum {env} {uuid.uuid4().hex[:8]}"

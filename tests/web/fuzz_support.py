@@ -16,6 +16,7 @@ from saglik.domain.clock import ManualClock
 from saglik.domain.methods import ALL_METHODS
 from saglik.services.accounts import AccountService
 from saglik.web import docs
+from tests.change_support import change_log
 
 if TYPE_CHECKING:
     from schemathesis.specs.openapi.schemas import OpenApiSchema
@@ -56,7 +57,7 @@ def create_fuzz_users(
 ) -> None:
     """Environment → (username, password) as all-methods, unscoped, unlimited users of one new
     institution in ``store``."""
-    accounts = AccountService(store, clock)
+    accounts = AccountService(store, clock, change_log(store, clock))
     institution = f"Kurum {uuid.uuid4().hex[:10]}"
     accounts.add_institution(institution)
     for env, (username, password) in credentials.items():

@@ -21,6 +21,7 @@ import httpx
 from saglik.domain.methods import OBS_METHODS
 from saglik.domain.tckn import random_tckn
 from saglik.services.obs import ObsRegistryService, parse_form
+from tests.change_support import change_log
 from tests.conftest import LiveServer
 
 ISTANBUL = ZoneInfo("Europe/Istanbul")
@@ -244,7 +245,9 @@ class Registry:
 
     def __init__(self, server: LiveServer) -> None:
         self.server = server
-        self.service = ObsRegistryService(server.engine, server.clock)
+        self.service = ObsRegistryService(
+            server.engine, server.clock, change_log(server.engine, server.clock)
+        )
 
     def _at(self, at: datetime | None) -> None:
         if at is not None:

@@ -14,6 +14,7 @@ import pytest
 
 from saglik.domain.methods import HES_METHODS, OBS_METHODS
 from saglik.services.accounts import AccountService
+from tests.change_support import change_log
 from tests.conftest import Credential, LiveServer
 from tests.web.conftest import Users
 from tests.web.obs_helpers import (
@@ -55,7 +56,7 @@ def params_for(method: str, reg: Registered) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def callers(server: LiveServer) -> dict[str, Credential]:
     """Per backend, the users the refusal tests call as (hashing a password is slow)."""
-    accounts = AccountService(server.engine, server.clock)
+    accounts = AccountService(server.engine, server.clock, change_log(server.engine, server.clock))
     made = {}
     for name, env, methods, options in (
         ("allowed", "live", OBS_METHODS, {}),

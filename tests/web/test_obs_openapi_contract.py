@@ -28,6 +28,7 @@ from saglik.services.refdata import import_districts
 from saglik.store import migrate
 from saglik.store.engine import make_engine
 from saglik.web.app import create_app
+from tests.change_support import change_log
 from tests.conftest import DISTRICTS_CSV, Credential, LiveServer, start_server
 from tests.web.openapi_support import contract_spec
 
@@ -286,7 +287,7 @@ def test_an_unknown_method_name_is_the_documented_404(server: LiveServer, name: 
 @pytest.fixture(scope="module")
 def contract_users(store: Engine, clock: ManualClock) -> dict[str, Credential]:
     """One unscoped all-methods user per environment for the whole module (Argon2 is slow)."""
-    accounts = AccountService(store, clock)
+    accounts = AccountService(store, clock, change_log(store, clock))
     institution = f"Kurum {uuid.uuid4().hex[:10]}"
     accounts.add_institution(institution)
     made = {}
@@ -478,7 +479,7 @@ def test_audit_store_unavailable_is_the_documented_503(
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('noaudit') / 'saglik.db'}")
     migrate.upgrade(engine)
     import_districts(engine, DISTRICTS_CSV)
-    accounts = AccountService(engine, clock)
+    accounts = AccountService(engine, clock, change_log(engine, clock))
     accounts.add_institution("Kurum")
     issued = accounts.add_user(
         username="noaudit", institution="Kurum", env="test", methods=ALL_METHODS

@@ -13,6 +13,7 @@ import pytest
 
 from saglik.domain.methods import OBS_METHODS
 from saglik.services.accounts import AccountService
+from tests.change_support import change_log
 from tests.conftest import BASE_TIME, Credential, LiveServer
 from tests.web.obs_helpers import (
     DATE_METHODS,
@@ -80,7 +81,7 @@ def world(server: LiveServer) -> World:
     """Per backend: three live users (unscoped, Ankara, Çankaya) and, for every placement, one
     citizen's forensic form and one foreigner's ordinary form, registered on a day of their own
     and approved on the next."""
-    accounts = AccountService(server.engine, server.clock)
+    accounts = AccountService(server.engine, server.clock, change_log(server.engine, server.clock))
     users = {}
     for kind, scope in SCOPES.items():
         institution = f"Kapsam {kind} {uuid.uuid4().hex[:8]}"

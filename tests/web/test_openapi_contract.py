@@ -24,6 +24,7 @@ from saglik.store import migrate
 from saglik.store.engine import make_engine
 from saglik.web import hes_wire
 from saglik.web.app import create_app
+from tests.change_support import change_log
 from tests.conftest import Credential, Holder, LiveServer
 from tests.web.openapi_support import contract_spec
 
@@ -163,7 +164,7 @@ def test_an_unknown_method_name_is_the_documented_404(server: LiveServer) -> Non
 @pytest.fixture(scope="module")
 def contract_users(store: Engine, clock: ManualClock) -> dict[str, Credential]:
     """One all-methods user per environment for the whole module (Argon2 hashing is slow)."""
-    accounts = AccountService(store, clock)
+    accounts = AccountService(store, clock, change_log(store, clock))
     institution = f"Kurum {uuid.uuid4().hex[:10]}"
     accounts.add_institution(institution)
     made = {}

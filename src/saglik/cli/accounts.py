@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Column, Table
 
-from saglik.cli.context import clear_errors, clock, console, fail, migrated_engine
+from saglik.cli.context import change_log, clear_errors, clock, console, fail, migrated_engine
 from saglik.domain.methods import ALL_METHODS
 from saglik.services.accounts import AccountService, IssuedCredential
 
@@ -24,7 +24,7 @@ EnvOption = Annotated[str, typer.Option("--env", help="Environment: test or live
 
 
 def _service() -> AccountService:
-    return AccountService(migrated_engine(), clock())
+    return AccountService(migrated_engine(), clock(), change_log())
 
 
 def _read_password() -> str:

@@ -17,28 +17,17 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from saglik.config import Settings
 from saglik.domain.clock import Clock, SystemClock
+from saglik.domain.errors import Conflict, InvalidInput, NotFound
 from saglik.domain.methods import ENVIRONMENTS
-from saglik.services.accounts import InvalidAccountError
 from saglik.services.bootstrap import StoreNotMigratedError, ensure_schema
 from saglik.services.changes import Actor, ChangeLog, store_pseudonymizer
-from saglik.services.hes import HesDataError
-from saglik.services.obs import ObsDataError
 from saglik.services.refdata import RefdataError
-from saglik.store.accounts_repo import DuplicateError, NotFoundError
 from saglik.store.engine import make_engine
 
 console = Console()
 errors = Console(stderr=True)
 
-EXPECTED_ERRORS = (
-    InvalidAccountError,
-    DuplicateError,
-    NotFoundError,
-    HesDataError,
-    StoreNotMigratedError,
-    ObsDataError,
-    RefdataError,
-)
+EXPECTED_ERRORS = (InvalidInput, NotFound, Conflict, StoreNotMigratedError, RefdataError)
 
 
 def known_env(value: str) -> str:

@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from saglik.cli.context import clear_errors, clock, console, fail, known_env, migrated_engine
+from saglik.cli.context import (
+    change_log,
+    clear_errors,
+    clock,
+    console,
+    fail,
+    known_env,
+    migrated_engine,
+)
 from saglik.services.fixtures import hes_fixtures
 from saglik.services.hes import HesDataService
 
@@ -39,7 +47,7 @@ At = Annotated[
 
 
 def _service() -> HesDataService:
-    return HesDataService(migrated_engine(), clock())
+    return HesDataService(migrated_engine(), clock(), change_log())
 
 
 def _aware(at: datetime | None) -> datetime | None:

@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from saglik.cli.context import clear_errors, clock, console, fail, known_env, migrated_engine
+from saglik.cli.context import (
+    change_log,
+    clear_errors,
+    clock,
+    console,
+    fail,
+    known_env,
+    migrated_engine,
+)
 from saglik.services.obs import ObsDataError, ObsRegistryService, parse_form
 from saglik.services.obs_fixtures import obs_fixtures
 from saglik.store import obs_repo
@@ -31,7 +39,7 @@ FormFile = Annotated[
 
 
 def _service() -> ObsRegistryService:
-    return ObsRegistryService(migrated_engine(), clock())
+    return ObsRegistryService(migrated_engine(), clock(), change_log())
 
 
 def _form(path: Path):  # type: ignore[no-untyped-def]

@@ -5,18 +5,22 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from limits import parse as parse_rate_limit
 from sqlalchemy import Connection, Engine
 
 from saglik.domain.clock import Clock
+from saglik.domain.errors import InvalidInput
 from saglik.domain.methods import ALL_METHODS, ENVIRONMENTS
+from saglik.services.changes import ChangeLog
 from saglik.services.passwords import generate_password, hash_password
 from saglik.store import accounts_repo, obs_repo
 from saglik.store.accounts_repo import UserRecord
 
 
-class InvalidAccountError(ValueError):
+class InvalidAccountError(InvalidInput):
     """A request the operator can fix: unknown method, bad CIDR, bad rate limit."""
 
 
@@ -85,17 +89,49 @@ def _check_scope(conn: Connection, province: int | None, district: int | None) -
             raise InvalidAccountError(f"district {district} is not in province {province}")
 
 
+def _settings(user: UserRecord) -> dict[str, Any]:
+    """What the change log shows of a user: everything but the password hash."""
+    return {
+        "institution": user.institution_name,
+        "methods": sorted(user.methods),
+        "province_code": user.province_code,
+        "district_code": user.district_code,
+        "ip_allowlist": list(user.ip_allowlist),
+        "rate_limit": user.rate_limit,
+        "active": user.active,
+    }
+
+
+class _Keep:
+    """Marks an update argument the caller did not give (None means "clear it")."""
+
+
+KEEP: Any = _Keep()
+
+
 class AccountService:
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    """Institutions and service users, shared by the CLI and the operator API; every change is
+    logged (never a password or its hash) and takes effect on every worker at once."""
+
+    def __init__(self, engine: Engine, clock: Clock, changes: ChangeLog) -> None:
         self._engine = engine
         self._clock = clock
+        self._changes = changes
 
     def add_institution(self, name: str) -> int:
         name = " ".join(name.split())
         if not name:
             raise InvalidAccountError("institution name must not be blank")
+        if len(name) > 200:
+            raise InvalidAccountError("institution name must be at most 200 characters")
         with self._engine.begin() as conn:
-            return accounts_repo.add_institution(conn, name, self._clock.now())
+            institution = accounts_repo.add_institution(conn, name, self._clock.now())
+            self._changes.record(conn, entity="institution", action="add", target=name)
+            return institution
+
+    def list_institutions(self) -> list[tuple[int, str, datetime, int]]:
+        with self._engine.connect() as conn:
+            return accounts_repo.list_institutions(conn)
 
     def add_user(
         self,
@@ -111,9 +147,13 @@ class AccountService:
         rate_limit: str | None = None,
     ) -> IssuedCredential:
         _check_env(env)
-        if not username or any(c.isspace() or c == ":" or not c.isprintable() for c in username):
+        if (
+            not username
+            or len(username) > 100
+            or any(c.isspace() or c == ":" or not c.isprintable() for c in username)
+        ):
             raise InvalidAccountError(
-                "username must be non-empty, printable, without spaces or ':'"
+                "username must be 1-100 printable characters, without spaces or ':'"
             )
         if password is not None and len(password) < 12:
             raise InvalidAccountError("password must be at least 12 characters")
@@ -136,7 +176,73 @@ class AccountService:
                 ip_allowlist=networks,
                 rate_limit=limit,
             )
+            self._changes.record(
+                conn,
+                entity="service_user",
+                action="add",
+                env=env,
+                target=username,
+                after=_settings(self._user(conn, env, username)),
+            )
         return IssuedCredential(username=username, env=env, password=secret)
+
+    def _user(self, conn: Connection, env: str, username: str) -> UserRecord:
+        user = accounts_repo.find_user(conn, env, username)
+        if user is None:
+            raise accounts_repo.NotFoundError(f"no user {username!r} in the {env} environment")
+        return user
+
+    def user(self, env: str, username: str) -> UserRecord:
+        _check_env(env)
+        with self._engine.connect() as conn:
+            return self._user(conn, env, username)
+
+    def update_user(
+        self,
+        env: str,
+        username: str,
+        *,
+        methods: Iterable[str] | None = None,
+        province_code: int | None = KEEP,
+        district_code: int | None = KEEP,
+        ip_allowlist: Iterable[str] | None = None,
+        rate_limit: str | None = KEEP,
+        active: bool | None = None,
+    ) -> UserRecord:
+        """Change what is given, keep the rest; returns the user as now stored."""
+        _check_env(env)
+        chosen = None if methods is None else _check_methods(methods)
+        columns: dict[str, Any] = {}
+        if ip_allowlist is not None:
+            columns["ip_allowlist"] = accounts_repo.stored_allowlist(_check_networks(ip_allowlist))
+        if rate_limit is not KEEP:
+            columns["rate_limit"] = _check_rate_limit(rate_limit)
+        if active is not None:
+            columns["active"] = active
+        with self._engine.begin() as conn:
+            before = self._user(conn, env, username)
+            if province_code is not KEEP or district_code is not KEEP:
+                province = before.province_code if province_code is KEEP else province_code
+                district = None if district_code is KEEP else district_code
+                _check_scope(conn, province, district)
+                columns["province_code"], columns["district_code"] = province, district
+            accounts_repo.update_user(
+                conn, before.id, self._clock.now(), columns=columns, methods=chosen
+            )
+            after = self._user(conn, env, username)
+            old, new = _settings(before), _settings(after)
+            changed = [k for k in old if old[k] != new[k]]
+            if changed:
+                self._changes.record(
+                    conn,
+                    entity="service_user",
+                    action="update",
+                    env=env,
+                    target=username,
+                    before={k: old[k] for k in changed},
+                    after={k: new[k] for k in changed},
+                )
+            return after
 
     def reset_password(
         self, username: str, env: str, password: str | None = None
@@ -148,6 +254,9 @@ class AccountService:
         with self._engine.begin() as conn:
             accounts_repo.set_password_hash(
                 conn, env, username, hash_password(secret), self._clock.now()
+            )
+            self._changes.record(
+                conn, entity="service_user", action="reset-password", env=env, target=username
             )
         return IssuedCredential(username=username, env=env, password=secret)
 

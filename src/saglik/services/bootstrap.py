@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from saglik.domain.clock import Clock
 from saglik.domain.methods import ALL_METHODS
 from saglik.services.accounts import AccountService, IssuedCredential
+from saglik.services.changes import SYSTEM, ChangeLog, store_pseudonymizer
 from saglik.services.fixtures import apply_hes_fixtures
 from saglik.services.obs_fixtures import apply_obs_fixtures
 from saglik.store import accounts_repo, migrate
@@ -47,7 +48,7 @@ def ensure_sandbox_user(engine: Engine, clock: Clock) -> IssuedCredential | None
     with engine.connect() as conn:
         if accounts_repo.count_users(conn, "test"):
             return None
-    accounts = AccountService(engine, clock)
+    accounts = AccountService(engine, clock, ChangeLog(SYSTEM, clock, store_pseudonymizer(engine)))
     with contextlib.suppress(accounts_repo.DuplicateError):
         accounts.add_institution(SANDBOX_INSTITUTION)
     return accounts.add_user(

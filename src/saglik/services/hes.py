@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from saglik.domain import hescode
 from saglik.domain.clock import Clock
+from saglik.domain.errors import Conflict, InvalidInput, NotFound
 from saglik.domain.hes import (
     NO_EXPIRY,
     CodeFacts,
@@ -21,6 +23,7 @@ from saglik.domain.hes import (
 from saglik.domain.pseudonym import Pseudonymizer
 from saglik.domain.tckn import is_valid_tckn
 from saglik.domain.turkish import normalize_name
+from saglik.services.changes import ChangeLog
 from saglik.services.moi_outbox import risky_visit_report
 from saglik.store import bulk_repo, hes_repo
 from saglik.store.bulk_repo import EventRow
@@ -61,7 +64,7 @@ class Visit:
     longitude: float | None = None
 
 
-class HesDataError(ValueError):
+class HesDataError(InvalidInput):
     """Operator input that cannot be stored (bad identity number, unknown kind, …)."""
 
 
@@ -133,26 +136,58 @@ class HesQueryService:
         return outcome
 
 
-class HesDataService:
-    """Data entry for the HES side (minimal operator surface until the full lifecycle lands)."""
+@dataclass(frozen=True, slots=True)
+class CodeView:
+    code: str
+    created_at: datetime
+    expires_at: datetime | None
+    """None: the code never expires."""
+    cancelled_at: datetime | None
+    status: str
+    """active, expired or cancelled, as of the injected clock's now."""
 
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+
+@dataclass(frozen=True, slots=True)
+class PersonView:
+    identity_number: str
+    first_name: str
+    last_name: str
+    consent: dict[str, bool]
+    created_at: datetime
+    codes: list[CodeView]
+    events: dict[str, list[dict[str, Any]]]
+
+
+class HesDataService:
+    """The operator's side of the HES data: one implementation of each rule, called by the CLI,
+    the operator API and nothing else. Every change is written to the change log in the same
+    transaction."""
+
+    def __init__(self, engine: Engine, clock: Clock, changes: ChangeLog) -> None:
         self._engine = engine
         self._clock = clock
+        self._changes = changes
 
     def _person(self, conn: Connection, env: str, identity_number: str) -> int:
-        try:
-            return hes_repo.person_id(conn, env, identity_number)
-        except hes_repo.UnknownPersonError as exc:
-            raise HesDataError(str(exc)) from exc
+        return hes_repo.person_id(conn, env, identity_number)
 
-    def add_person(self, env: str, identity_number: str, first_name: str, last_name: str) -> None:
+    def add_person(self, env: str, identity_number: str, first_name: str, last_name: str) -> bool:
+        """Adds the person, or corrects their names; True when the person is new."""
         if not is_valid_tckn(identity_number):
             raise HesDataError("not a valid T.C. Kimlik No (11 digits with check digits)")
         first, last = normalize_name(first_name), normalize_name(last_name)
         if not first or not last:
             raise HesDataError("first and last name must not be blank")
         with self._engine.begin() as conn:
+            try:
+                old = hes_repo.person_row(conn, env, identity_number)
+                before: dict[str, str] | None = {
+                    "first_name": old["first_name"],
+                    "last_name": old["last_name"],
+                }
+            except hes_repo.UnknownPersonError:
+                before = None
+            after = {"first_name": first, "last_name": last}
             hes_repo.upsert_person(
                 conn,
                 env=env,
@@ -161,6 +196,59 @@ class HesDataService:
                 last_name=last,
                 now=self._clock.now(),
             )
+            if before != after:
+                self._changes.record(
+                    conn,
+                    entity="person",
+                    action="add" if before is None else "correct",
+                    env=env,
+                    person=identity_number,
+                    before=before,
+                    after=after,
+                )
+        return before is None
+
+    def person(self, env: str, identity_number: str) -> PersonView:
+        with self._engine.connect() as conn:
+            row = hes_repo.person_row(conn, env, identity_number)
+            return PersonView(
+                identity_number=identity_number,
+                first_name=row["first_name"],
+                last_name=row["last_name"],
+                consent={
+                    "vaccination": bool(row["consent_vaccination"]),
+                    "immunity": bool(row["consent_immunity"]),
+                    "test": bool(row["consent_test"]),
+                },
+                created_at=row["created_at"],
+                codes=self._code_views(conn, row["id"]),
+                events=hes_repo.events_of(conn, row["id"]),
+            )
+
+    def codes(self, env: str, identity_number: str) -> list[CodeView]:
+        with self._engine.connect() as conn:
+            return self._code_views(conn, self._person(conn, env, identity_number))
+
+    def _code_views(self, conn: Connection, person: int) -> list[CodeView]:
+        now = self._clock.now()
+        views = []
+        for c in hes_repo.codes_of(conn, person):
+            if c["cancelled_at"] is not None:
+                status = "cancelled"
+            elif c["expires_at"] <= now:
+                status = "expired"
+            else:
+                status = "active"
+            views.append(
+                CodeView(
+                    code=c["code"],
+                    created_at=c["created_at"],
+                    expires_at=None if c["expires_at"] >= NO_EXPIRY else c["expires_at"],
+                    cancelled_at=c["cancelled_at"],
+                    status=status,
+                )
+            )
+        return views
 
     def issue_code(
         self,
@@ -185,22 +273,68 @@ class HesDataService:
             elif hescode.lookup_key(chosen) != chosen:
                 raise HesDataError("a code is 10 characters A-Z 0-9")
             elif hes_repo.code_exists(conn, env, chosen):
-                raise HesDataError("that code exists already")
+                raise HesCodeConflict("that code exists already")
             hes_repo.insert_code(
                 conn, env=env, code=chosen, person=person, created_at=now, expires_at=expires
             )
+            self._changes.record(
+                conn,
+                entity="hes_code",
+                action="issue",
+                env=env,
+                target=self._changes.code_target(chosen),
+                person=identity_number,
+                after={"expires_at": None if valid_for is None else expires},
+            )
         return chosen, expires
+
+    def cancel_code(self, env: str, code: str) -> None:
+        """A cancelled code answers ``hescodehasbeenexpired`` from now on."""
+        key = hescode.lookup_key(code)
+        if key is None:
+            raise HesDataError("a code is 10 characters A-Z 0-9")
+        with self._engine.begin() as conn:
+            found = hes_repo.code_holder(conn, env, key)
+            if found is None:
+                raise UnknownCodeError("no such HES code in this environment")
+            code_id, holder, cancelled_at = found
+            if cancelled_at is not None:
+                raise HesCodeConflict("the code is cancelled already")
+            now = self._clock.now()
+            hes_repo.cancel_code(conn, code_id, now)
+            self._changes.record(
+                conn,
+                entity="hes_code",
+                action="cancel",
+                env=env,
+                target=self._changes.code_target(key),
+                person=holder,
+                before={"cancelled_at": None},
+                after={"cancelled_at": now},
+            )
 
     def set_consent(
         self, env: str, identity_number: str, *, vaccination: bool, immunity: bool, test: bool
     ) -> None:
         with self._engine.begin() as conn:
+            row = hes_repo.person_row(conn, env, identity_number)
+            before = {
+                "vaccination": bool(row["consent_vaccination"]),
+                "immunity": bool(row["consent_immunity"]),
+                "test": bool(row["consent_test"]),
+            }
+            after = {"vaccination": vaccination, "immunity": immunity, "test": test}
             hes_repo.set_consent(
+                conn, row["id"], vaccination=vaccination, immunity=immunity, test=test
+            )
+            self._changes.record(
                 conn,
-                self._person(conn, env, identity_number),
-                vaccination=vaccination,
-                immunity=immunity,
-                test=test,
+                entity="consent",
+                action="set",
+                env=env,
+                person=identity_number,
+                before=before,
+                after=after,
             )
 
     def open_risk(
@@ -211,16 +345,28 @@ class HesDataService:
         self._event(env, EventRow(identity_number, "risk", at or self._clock.now(), risk_kind=kind))
 
     def close_risk(self, env: str, identity_number: str, at: datetime | None = None) -> int:
+        ended = at or self._clock.now()
         with self._engine.begin() as conn:
-            return hes_repo.close_risks(
-                conn, self._person(conn, env, identity_number), at or self._clock.now()
-            )
+            closed = hes_repo.close_risks(conn, self._person(conn, env, identity_number), ended)
+            if closed:
+                self._changes.record(
+                    conn,
+                    entity="risk",
+                    action="close",
+                    env=env,
+                    person=identity_number,
+                    after={"ended_at": ended, "closed": closed},
+                )
+            return closed
 
     def vaccinate(
         self, env: str, identity_number: str, dose: int, vaccine: str, at: datetime | None = None
     ) -> None:
         if dose < 1:
             raise HesDataError("dose number starts at 1")
+        vaccine = " ".join(vaccine.split())
+        if not vaccine or len(vaccine) > 100:
+            raise HesDataError("vaccine name must be 1-100 characters")
         self._event(
             env,
             EventRow(identity_number, "vaccination", at or self._clock.now(), dose, vaccine),
@@ -237,6 +383,36 @@ class HesDataService:
         )
 
     def _event(self, env: str, event: EventRow) -> None:
+        """Events are written by natural key: recording the same event twice stores it once."""
         with self._engine.begin() as conn:
             if bulk_repo.upsert_events(conn, env, [event]):
-                raise HesDataError("no person with that identity number in this environment")
+                raise hes_repo.UnknownPersonError(
+                    "no person with that identity number in this environment"
+                )
+            details = {
+                k: v
+                for k, v in (
+                    ("at", event.at),
+                    ("dose", event.dose),
+                    ("vaccine", event.vaccine),
+                    ("negative", event.negative),
+                    ("risk_kind", event.risk_kind),
+                )
+                if v is not None
+            }
+            self._changes.record(
+                conn,
+                entity=event.kind,
+                action="record" if event.kind != "risk" else "open",
+                env=env,
+                person=event.identity_number,
+                after=details,
+            )
+
+
+class UnknownCodeError(NotFound):
+    pass
+
+
+class HesCodeConflict(Conflict):
+    pass

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine
 
 from saglik.data.tables import obs_tables
 from saglik.domain.clock import Clock
+from saglik.domain.errors import InvalidInput, NotFound
 from saglik.domain.obs import (
     FEMALE,
     FORENSIC_MANNERS,
@@ -35,6 +36,7 @@ from saglik.domain.obs import (
 from saglik.domain.pseudonym import Pseudonymizer
 from saglik.domain.tckn import is_valid_tckn
 from saglik.domain.turkish import normalize_foreign_name, normalize_name
+from saglik.services.changes import ChangeLog
 from saglik.store import obs_repo
 from saglik.store.prepared import ThreadConnections
 
@@ -182,7 +184,7 @@ def normalize_passport(value: str) -> str:
 # --- registry (operator side) -----------------------------------------------------------------
 
 
-class ObsDataError(ValueError):
+class ObsDataError(InvalidInput):
     """A death form the registry refuses, with every reason."""
 
 
@@ -283,7 +285,8 @@ class DeathFormInput(BaseModel):
         return self
 
 
-def _errors(exc: ValidationError) -> str:
+def describe_errors(exc: ValidationError) -> str:
+    """One line naming every bad field, without the values (they may be personal data)."""
     parts = []
     for error in exc.errors(include_url=False, include_input=False):
         where = ".".join(str(p) for p in error["loc"]) or "form"
@@ -295,7 +298,7 @@ def parse_form(raw: bytes | str) -> DeathFormInput:
     try:
         return DeathFormInput.model_validate_json(raw)
     except ValidationError as exc:
-        raise ObsDataError(_errors(exc)) from None
+        raise ObsDataError(describe_errors(exc)) from None
 
 
 _REF_ALPHABET = "".join(c for c in string.ascii_uppercase + string.digits if c not in "0O1IL")
@@ -331,10 +334,36 @@ def check_places_and_time(
             raise ObsDataError(f"{field_name}: the district is not in province {province}")
 
 
+class UnknownFormError(NotFound):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class StoredForm:
+    record: DeathRecord
+    status: str
+    history: list[dict[str, Any]]
+
+
+def _logged(record: DeathRecord) -> dict[str, Any]:
+    """What the change log keeps of a registration: the non-personal facts of the form."""
+    return {
+        "died_at": record.died_at,
+        "manner": record.manner,
+        "death_province": record.death_place.province,
+        "residence_province": record.residence.province,
+        "causes": [c.icd_code for c in record.causes],
+    }
+
+
 class ObsRegistryService:
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    """The death registry's operator side (register, correct, approve, return, read back), shared
+    by the CLI and the operator API; every change is logged in its own transaction."""
+
+    def __init__(self, engine: Engine, clock: Clock, changes: ChangeLog) -> None:
         self._engine = engine
         self._clock = clock
+        self._changes = changes
 
     def _validated(
         self, conn: Connection, form: DeathFormInput, numbers: tuple[str, str], registered: datetime
@@ -395,12 +424,21 @@ class ObsRegistryService:
                 chosen = new_form_numbers()
             record = self._validated(conn, form, chosen, self._clock.now())
             obs_repo.insert_form(conn, env, record)
+            self._changes.record(
+                conn,
+                entity="death_form",
+                action="register",
+                env=env,
+                target=chosen[0],
+                person=record.identity_number or None,
+                after=_logged(record),
+            )
         return chosen
 
     def _existing(self, conn: Connection, env: str, form_no: str, referans_no: str) -> int:
         found = obs_repo.form_id(conn, env, form_no, referans_no.upper())
         if found is None:
-            raise ObsDataError("no form with that FormNo and ReferansNo")
+            raise UnknownFormError("no form with that FormNo and ReferansNo")
         return found[0]
 
     def correct(
@@ -410,11 +448,39 @@ class ObsRegistryService:
         with self._engine.begin() as conn:
             form_id = self._existing(conn, env, form_no, referans_no)
             record = self._validated(conn, form, (form_no, referans_no.upper()), self._clock.now())
-            return obs_repo.correct_form(conn, env, form_id, record, self._clock.now())
+            changes = obs_repo.correct_form(conn, env, form_id, record, self._clock.now())
+            self._changes.record(
+                conn,
+                entity="death_form",
+                action="correct",
+                env=env,
+                target=form_no,
+                person=record.identity_number or None,
+                before={k: v[0] for k, v in changes.items()},
+                after={k: v[1] for k, v in changes.items()},
+            )
+            return changes
 
     def set_status(self, env: str, form_no: str, referans_no: str, status: str) -> None:
         if status not in (obs_repo.APPROVED, obs_repo.RETURNED):
             raise ObsDataError("status must be approved or returned")
         with self._engine.begin() as conn:
             form_id = self._existing(conn, env, form_no, referans_no)
+            before = obs_repo.form_status(conn, form_id)
             obs_repo.set_status(conn, env, form_id, status, self._clock.now())
+            self._changes.record(
+                conn,
+                entity="death_form",
+                action=status,
+                env=env,
+                target=form_no,
+                person=obs_repo.form_identity(conn, form_id),
+                before={"status": before},
+                after={"status": status},
+            )
+
+    def form(self, env: str, form_no: str, referans_no: str) -> StoredForm:
+        with self._engine.connect() as conn:
+            form_id = self._existing(conn, env, form_no, referans_no)
+            record, status = obs_repo.stored_form(conn, form_id)
+            return StoredForm(record, status, obs_repo.form_history(conn, form_id))

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, func, select
 
+from saglik.domain.errors import Conflict, NotFound
 from saglik.store import state
 from saglik.store.schema import institutions, service_users, user_rights
 
@@ -29,11 +30,11 @@ class UserRecord:
     rate_limit: str | None
 
 
-class DuplicateError(Exception):
+class DuplicateError(Conflict):
     pass
 
 
-class NotFoundError(Exception):
+class NotFoundError(NotFound):
     pass
 
 
@@ -82,7 +83,7 @@ def add_user(
             active=True,
             province_code=province_code,
             district_code=district_code,
-            ip_allowlist=json.dumps(list(ip_allowlist)) if ip_allowlist else None,
+            ip_allowlist=stored_allowlist(ip_allowlist),
             rate_limit=rate_limit,
             created_at=now,
             updated_at=now,
@@ -169,3 +170,46 @@ def count_users(conn: Connection, env: str) -> int:
             select(func.count()).select_from(service_users).where(service_users.c.env == env)
         ).scalar_one()
     )
+
+
+def list_institutions(conn: Connection) -> list[tuple[int, str, datetime, int]]:
+    """(id, name, created_at, number of users), by name."""
+    users = (
+        select(func.count())
+        .select_from(service_users)
+        .where(service_users.c.institution_id == institutions.c.id)
+        .scalar_subquery()
+    )
+    rows = conn.execute(
+        select(institutions.c.id, institutions.c.name, institutions.c.created_at, users).order_by(
+            institutions.c.name
+        )
+    )
+    return [(r[0], r[1], r[2], int(r[3])) for r in rows]
+
+
+def update_user(
+    conn: Connection,
+    user_id: int,
+    now: datetime,
+    *,
+    columns: dict[str, Any],
+    methods: frozenset[str] | None,
+) -> None:
+    """Change a user's settings; every worker's credential cache drops them at once."""
+    conn.execute(
+        service_users.update()
+        .where(service_users.c.id == user_id)
+        .values(updated_at=now, **columns)
+    )
+    if methods is not None:
+        conn.execute(user_rights.delete().where(user_rights.c.user_id == user_id))
+        if methods:
+            conn.execute(
+                user_rights.insert(), [{"user_id": user_id, "method": m} for m in sorted(methods)]
+            )
+    state.bump_credentials_version(conn)
+
+
+def stored_allowlist(networks: tuple[str, ...]) -> str | None:
+    return json.dumps(list(networks)) if networks else None

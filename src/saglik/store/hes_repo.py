@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select
 from sqlalchemy.engine import Dialect
 
+from saglik.domain.errors import NotFound
 from saglik.domain.hes import CodeFacts
 from saglik.store.prepared import PreparedSelect, ThreadConnections
 from saglik.store.schema import (
@@ -26,7 +27,7 @@ NEGATIVE = "NEGATIVE"
 POSITIVE = "POSITIVE"
 
 
-class UnknownPersonError(Exception):
+class UnknownPersonError(NotFound):
     pass
 
 
@@ -258,3 +259,67 @@ def upsert_code(
         insert_code(
             conn, env=env, code=code, person=person, created_at=created_at, expires_at=expires_at
         )
+
+
+def person_row(conn: Connection, env: str, identity_number: str) -> dict[str, Any]:
+    """The person's stored fields (names, consent flags, created_at)."""
+    row = conn.execute(
+        select(persons).where(persons.c.env == env, persons.c.identity_number == identity_number)
+    ).first()
+    if row is None:
+        raise UnknownPersonError("no person with that identity number in this environment")
+    return dict(row._mapping)
+
+
+def codes_of(conn: Connection, person: int) -> list[dict[str, Any]]:
+    """Every code the person was issued, newest first."""
+    rows = conn.execute(
+        select(
+            hes_codes.c.code,
+            hes_codes.c.created_at,
+            hes_codes.c.expires_at,
+            hes_codes.c.cancelled_at,
+        )
+        .where(hes_codes.c.person_id == person)
+        .order_by(hes_codes.c.created_at.desc(), hes_codes.c.id.desc())
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def events_of(conn: Connection, person: int) -> dict[str, list[dict[str, Any]]]:
+    """The person's health events by kind, oldest first (what the plus fields are computed from)."""
+    queries = {
+        "vaccinations": select(
+            vaccinations.c.dose_number, vaccinations.c.vaccine, vaccinations.c.administered_at
+        )
+        .where(vaccinations.c.person_id == person)
+        .order_by(vaccinations.c.dose_number),
+        "infections": select(infections.c.diagnosed_at)
+        .where(infections.c.person_id == person)
+        .order_by(infections.c.diagnosed_at),
+        "pcr_results": select(pcr_results.c.sampled_at, pcr_results.c.result)
+        .where(pcr_results.c.person_id == person)
+        .order_by(pcr_results.c.sampled_at),
+        "risk_periods": select(
+            risk_periods.c.kind, risk_periods.c.started_at, risk_periods.c.ended_at
+        )
+        .where(risk_periods.c.person_id == person)
+        .order_by(risk_periods.c.started_at),
+    }
+    return {
+        kind: [dict(r._mapping) for r in conn.execute(query)] for kind, query in queries.items()
+    }
+
+
+def code_holder(conn: Connection, env: str, code: str) -> tuple[int, str, datetime | None] | None:
+    """(code row id, holder's identity number, cancelled_at) of a code, None if unknown."""
+    row = conn.execute(
+        select(hes_codes.c.id, persons.c.identity_number, hes_codes.c.cancelled_at)
+        .join(persons, persons.c.id == hes_codes.c.person_id)
+        .where(hes_codes.c.env == env, hes_codes.c.code == code)
+    ).first()
+    return (row[0], row[1], row[2]) if row else None
+
+
+def cancel_code(conn: Connection, code_id: int, at: datetime) -> None:
+    conn.execute(hes_codes.update().where(hes_codes.c.id == code_id).values(cancelled_at=at))

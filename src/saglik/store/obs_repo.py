@@ -157,6 +157,10 @@ def _record(readers: ThreadConnections, row: Any, with_causes: bool) -> DeathRec
                 _prepared(readers.dialect, "causes"), {"form_id": form_id}
             )
         )
+    return _from_columns(m, causes)
+
+
+def _from_columns(m: Any, causes: tuple[Cause, ...]) -> DeathRecord:
     return DeathRecord(
         form_no=m["form_no"],
         referans_no=m["referans_no"],
@@ -182,6 +186,39 @@ def _record(readers: ThreadConnections, row: Any, with_causes: bool) -> DeathRec
         injured_at=m["injured_at"],
         causes=causes,
     )
+
+
+def stored_form(conn: Connection, form: int) -> tuple[DeathRecord, str]:
+    """A form as the operator sees it: the record with its causes, and its status."""
+    row = conn.execute(select(death_forms).where(death_forms.c.id == form)).one()._mapping
+    causes = tuple(
+        Cause(kind=c.kind, icd_code=c.icd_code, interval=c.interval)
+        for c in conn.execute(_CAUSES, {"form_id": form})
+    )
+    return _from_columns(row, causes), row["status"]
+
+
+def form_status(conn: Connection, form: int) -> str:
+    return str(conn.execute(select(death_forms.c.status).where(death_forms.c.id == form)).scalar())
+
+
+def form_identity(conn: Connection, form: int) -> str | None:
+    """The T.C. number on the form (None for a passport holder)."""
+    return conn.execute(
+        select(death_forms.c.identity_number).where(death_forms.c.id == form)
+    ).scalar()
+
+
+def form_history(conn: Connection, form: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(death_form_history.c.at, death_form_history.c.action, death_form_history.c.changes)
+        .where(death_form_history.c.form_id == form)
+        .order_by(death_form_history.c.id)
+    )
+    return [
+        {"at": r.at, "action": r.action, "changes": json.loads(r.changes) if r.changes else None}
+        for r in rows
+    ]
 
 
 _LOOKUP_KEYS = {
