@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from saglik import __version__
-from saglik.cli import accounts, db, hes_data, obs_data, refdata, tokens
+from saglik.cli import accounts, audit, db, hes_data, obs_data, refdata, tokens
 from saglik.cli.serve import serve
 
 app = typer.Typer(
@@ -42,3 +42,4 @@ app.add_typer(hes_data.app, name="hes")
 app.add_typer(obs_data.app, name="obs")
 app.add_typer(refdata.app, name="refdata")
 app.add_typer(tokens.app, name="token")
+app.add_typer(audit.app, name="audit")

@@ -26,3 +26,7 @@ OBS_METHODS: tuple[str, ...] = (
 ALL_METHODS: tuple[str, ...] = HES_METHODS + OBS_METHODS
 
 ENVIRONMENTS: tuple[str, ...] = ("live", "test")
+
+UNKNOWN_METHOD = "(unknown)"
+"""The audit's method for a call to a method that does not exist: the name asked is the caller's
+own text, and an audit column is no place for it."""

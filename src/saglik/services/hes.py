@@ -289,7 +289,7 @@ class HesDataService:
         return chosen, expires
 
     def cancel_code(self, env: str, code: str) -> None:
-        """A cancelled code answers ``hescodehasbeenexpired`` from now on."""
+        """A cancelled code answers ``hescodenotfound`` from now on (DESIGN §4.4)."""
         key = hescode.lookup_key(code)
         if key is None:
             raise HesDataError("a code is 10 characters A-Z 0-9")

@@ -23,9 +23,6 @@ from saglik.domain.clock import Clock
 from saglik.services.authn import Authenticator, Principal
 from saglik.store.audit_writer import AuditRecord, GroupCommitter
 
-UNKNOWN_METHOD = "(unknown)"
-"""The audit's method for a call to a method that does not exist: the name asked is the caller's
-own text, and an audit column is no place for it."""
 NO_SUCH_METHOD = "no-such-method"
 
 

@@ -11,10 +11,11 @@ from pydantic_core import to_json
 from starlette.requests import Request
 from starlette.responses import Response
 
+from saglik.domain.methods import UNKNOWN_METHOD
 from saglik.services.hes import HesQueryService, SingleOutcome, Visit
 from saglik.store.audit_writer import AuditUnavailableError
 from saglik.web import hes_wire, problems
-from saglik.web.gateway import NO_SUCH_METHOD, UNKNOWN_METHOD, Admission, Denial, Gateway
+from saglik.web.gateway import NO_SUCH_METHOD, Admission, Denial, Gateway
 from saglik.web.routing import G2GService
 
 SERVICE_PATH = "saglik/hes"

@@ -15,12 +15,13 @@ from pydantic_core import to_json
 from starlette.requests import Request
 from starlette.responses import Response
 
+from saglik.domain.methods import UNKNOWN_METHOD
 from saglik.domain.obs import AUTH_FAILURE_MESSAGE, InvalidParameterError, Scope
 from saglik.services.authn import Principal
 from saglik.services.obs import Feed, Found, ObsQueryService
 from saglik.store.audit_writer import AuditUnavailableError
 from saglik.web import obs_wire
-from saglik.web.gateway import NO_SUCH_METHOD, UNKNOWN_METHOD, Admission, Denial, Gateway
+from saglik.web.gateway import NO_SUCH_METHOD, Admission, Denial, Gateway
 from saglik.web.routing import G2GService
 
 SERVICE_PATH = "saglik/OBS"

@@ -1,0 +1,166 @@
+"""``saglik audit``: who called what and when, and the data subject's "who saw my data"."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from saglik.cli.context import clear_errors, console, migrated_engine
+from saglik.services.audit_queries import AuditQueries
+from saglik.services.changes import store_pseudonymizer
+from saglik.store.audit_repo import CallRecord
+from saglik.store.changes_repo import ChangeRecord
+
+app = typer.Typer(
+    help="Read the audit trail: G2G calls, the data subject's view, operator changes.",
+    no_args_is_help=True,
+)
+
+Since = Annotated[
+    datetime | None,
+    typer.Option("--since", help="From this time on (ISO 8601; UTC if no offset)."),
+]
+Until = Annotated[
+    datetime | None,
+    typer.Option("--until", help="Before this time (ISO 8601; UTC if no offset)."),
+]
+Limit = Annotated[int, typer.Option(min=1, max=10_000, help="At most this many rows.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")]
+
+
+def _queries() -> AuditQueries:
+    engine = migrated_engine()
+    return AuditQueries(engine, store_pseudonymizer(engine))
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _json_lines(rows: list[Any]) -> None:
+    for row in rows:
+        print(json.dumps(asdict(row), ensure_ascii=False, default=str))
+
+
+def _calls_table(calls: list[CallRecord], title: str) -> None:
+    table = Table(
+        "time (UTC)", "env", "institution", "user", "method", "status", "outcome", title=title
+    )
+    for c in calls:
+        table.add_row(
+            _when(c.occurred_at),
+            c.env,
+            escape(c.institution or "-"),
+            escape(c.username or "-"),
+            c.method,
+            str(c.status),
+            c.outcome,
+        )
+    console.print(table)
+
+
+def _changes_table(changes: list[ChangeRecord], title: str) -> None:
+    table = Table("time (UTC)", "actor", "env", "entity", "action", "target", title=title)
+    for c in changes:
+        table.add_row(
+            _when(c.occurred_at),
+            escape(c.actor),
+            c.env or "-",
+            c.entity,
+            c.action,
+            escape(c.target or "-"),
+        )
+    console.print(table)
+
+
+@app.command("list")
+def list_calls(
+    institution: Annotated[str | None, typer.Option(help="Only this institution's calls.")] = None,
+    method: Annotated[str | None, typer.Option(help="Only calls of this method.")] = None,
+    env: Annotated[str | None, typer.Option(help="Only this environment (live or test).")] = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 100,
+    as_json: AsJson = False,
+) -> None:
+    """List G2G calls, newest first. Rows name no person: subjects are kept as pseudonyms."""
+    with clear_errors():
+        calls = _queries().calls(
+            institution=institution,
+            method=method,
+            env=env,
+            since=_utc(since),
+            until=_utc(until),
+            limit=limit,
+        )
+    if as_json:
+        _json_lines(calls)
+    else:
+        _calls_table(calls, f"{len(calls)} call(s)")
+
+
+@app.command()
+def subject(
+    tc: Annotated[str | None, typer.Option("--tc", help="The person's T.C. Kimlik No.")] = None,
+    code: Annotated[str | None, typer.Option("--code", help="A HES code.")] = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 1000,
+    as_json: AsJson = False,
+) -> None:
+    """Which institutions queried this person (or code), and when; and which operator changes
+    touched their data. Computed through the audit's pseudonyms: the clear value is not stored."""
+    with clear_errors():
+        view = _queries().subject(
+            identity_number=tc, code=code, since=_utc(since), until=_utc(until), limit=limit
+        )
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "institutions": view.institutions,
+                    "calls": [asdict(c) for c in view.calls],
+                    "changes": [asdict(c) for c in view.changes],
+                },
+                ensure_ascii=False,
+                default=str,
+            )
+        )
+        return
+    names = ", ".join(view.institutions) or "none"
+    console.print(f"queried by: [bold]{escape(names)}[/]")
+    _calls_table(view.calls, f"{len(view.calls)} call(s)")
+    if tc is not None:
+        _changes_table(view.changes, f"{len(view.changes)} operator change(s)")
+
+
+@app.command()
+def changes(
+    entity: Annotated[
+        str | None,
+        typer.Option(help="Only this kind: person, hes_code, consent, death_form, service_user…"),
+    ] = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 100,
+    as_json: AsJson = False,
+) -> None:
+    """List operator changes (who, what, when), newest first; --json shows before/after."""
+    with clear_errors():
+        rows = _queries().changes(entity=entity, since=_utc(since), until=_utc(until), limit=limit)
+    if as_json:
+        _json_lines(rows)
+    else:
+        _changes_table(rows, f"{len(rows)} change(s)")

@@ -1,0 +1,142 @@
+"""The questions asked of the audit trail: who called what and when, and the data subject's
+"who saw my data". The trail holds only keyed pseudonyms, so the subject's view recomputes them
+from the clear value the asker holds; nothing clear is stored or looked up by clear value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from saglik.domain import hescode
+from saglik.domain.errors import InvalidInput
+from saglik.domain.methods import ALL_METHODS, ENVIRONMENTS, UNKNOWN_METHOD
+from saglik.domain.pseudonym import Pseudonymizer
+from saglik.domain.tckn import is_valid_tckn
+from saglik.store import accounts_repo, audit_repo, changes_repo
+from saglik.store.audit_repo import CallRecord
+from saglik.store.changes_repo import ChangeRecord
+
+MAX_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectView:
+    calls: list[CallRecord]
+    """G2G calls that touched the person (or code), newest first."""
+    changes: list[ChangeRecord]
+    """Operator changes to the person's data, newest first (empty for a code)."""
+
+    @property
+    def institutions(self) -> list[str]:
+        """The institutions that queried, in the order of their latest call."""
+        seen: dict[str, None] = {}
+        for call in self.calls:
+            if call.institution is not None:
+                seen.setdefault(call.institution)
+        return list(seen)
+
+
+def _check_window(since: datetime | None, until: datetime | None, limit: int) -> None:
+    for moment in (since, until):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidInput("times need an offset (e.g. 2026-11-23T10:00:00+03:00)")
+    if since is not None and until is not None and until <= since:
+        raise InvalidInput("until must be after since")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+
+
+class AuditQueries:
+    def __init__(self, engine: Engine, pseudonymizer: Pseudonymizer) -> None:
+        self._engine = engine
+        self._pseudonymizer = pseudonymizer
+
+    def calls(
+        self,
+        *,
+        institution: str | None = None,
+        method: str | None = None,
+        env: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[CallRecord]:
+        _check_window(since, until, limit)
+        if method is not None and method not in (*ALL_METHODS, UNKNOWN_METHOD):
+            raise InvalidInput(f"unknown method; known: {', '.join(ALL_METHODS)}")
+        if env is not None and env not in ENVIRONMENTS:
+            raise InvalidInput(f"environment must be one of {', '.join(ENVIRONMENTS)}")
+        with self._engine.connect() as conn:
+            institution_id = (
+                None
+                if institution is None
+                else accounts_repo.institution_id(conn, " ".join(institution.split()))
+            )
+            return audit_repo.list_calls(
+                conn,
+                institution_id=institution_id,
+                method=method,
+                env=env,
+                since=since,
+                until=until,
+                limit=limit,
+            )
+
+    def subject(
+        self,
+        *,
+        identity_number: str | None = None,
+        code: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+    ) -> SubjectView:
+        """For a T.C. number: calls that touched the person, any code ever issued to them, or a
+        death form of theirs, and the operator changes to their data. For a code: calls that
+        asked for that code (including ones made before it was issued or after it expired)."""
+        _check_window(since, until, limit)
+        if (identity_number is None) == (code is None):
+            raise InvalidInput("give exactly one of an identity number and a code")
+        with self._engine.connect() as conn:
+            changes: list[ChangeRecord] = []
+            if identity_number is not None:
+                if not is_valid_tckn(identity_number):
+                    raise InvalidInput("not a valid T.C. Kimlik No")
+                person = self._pseudonymizer.person(identity_number)
+                refs = [person]
+                refs += [
+                    self._pseudonymizer.code(c)
+                    for c in audit_repo.codes_held(conn, identity_number)
+                ]
+                refs += [
+                    self._pseudonymizer.ref("form", f)
+                    for f in audit_repo.forms_of(conn, identity_number)
+                ]
+                changes = changes_repo.list_changes(
+                    conn, since=since, until=until, subject_ref=person, limit=limit
+                )
+            else:
+                key = hescode.lookup_key(code or "")
+                if key is None:
+                    raise InvalidInput("not a HES code (10 letters and digits)")
+                refs = [self._pseudonymizer.code(key)]
+            calls = audit_repo.list_calls(
+                conn, since=since, until=until, subject_refs=refs, limit=limit
+            )
+            return SubjectView(calls=calls, changes=changes)
+
+    def changes(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        entity: str | None = None,
+        limit: int = 100,
+    ) -> list[ChangeRecord]:
+        _check_window(since, until, limit)
+        with self._engine.connect() as conn:
+            return changes_repo.list_changes(
+                conn, since=since, until=until, entity=entity, limit=limit
+            )
