@@ -102,7 +102,9 @@ def test_the_change_log_shows_before_and_after_and_never_a_secret(
     accounts.reset_password(user.username, "live")
     with store.connect() as conn:
         rows = conn.execute(
-            select(operator_changes).where(operator_changes.c.target == user.username)
+            select(operator_changes)
+            .where(operator_changes.c.target == user.username)
+            .order_by(operator_changes.c.id)
         ).all()
     assert [r.action for r in rows] == ["add", "update", "reset-password"]
     update = rows[1]
