@@ -180,6 +180,18 @@ def test_the_birth_day_is_compared_with_the_istanbul_date_of_death() -> None:
     assert parse_form(as_json(form)).birth_date is not None
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("died_at", "9999-12-31T23:59:59-05:00"),
+        ("died_at", "0001-01-01T00:00:00"),
+        ("injured_at", "1899-12-31T23:59:59Z"),
+    ],
+)
+def test_times_outside_1900_to_2999_are_refused_not_overflowed(field: str, value: str) -> None:
+    refused(valid_form(**{field: value}), field, "between the years 1900 and 2999")
+
+
 def test_injury_after_death_is_refused() -> None:
     refused(valid_form(injured_at="2026-06-14T10:00:01"), "injured_at is after the death")
     ok = parse_form(as_json(valid_form(injured_at="2026-06-14T09:30:00", manner=3)))

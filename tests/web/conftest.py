@@ -28,6 +28,7 @@ from saglik.store import state
 from saglik.store.schema import audit_events, audit_subjects, instance_state, service_users
 from tests.change_support import change_log
 from tests.conftest import Credential, LiveServer
+from tests.web.admin_support import admin, operator_token  # noqa: F401 (test_admin_* fixtures)
 
 LIVE_BASE = "/services/g2g/saglik/hes/"
 TEST_BASE = "/services/g2g/test/saglik/hes/"

@@ -21,7 +21,7 @@ import schemathesis
 import yaml
 from schemathesis import checks as st_checks
 
-SPEC_NAMES = ("hes", "obs")
+SPEC_NAMES = ("hes", "obs", "admin")
 """Every document under saglik/web/openapi/."""
 
 CONFORMANCE = [
@@ -86,18 +86,20 @@ class ContractSpec:
         *,
         component: str | None = None,
         method: str | None = None,
+        path_parameters: dict[str, str] | None = None,
     ) -> Any:
         """The status is documented for the operation, and the content type, the headers and the
         body conform to what the spec documents for that status (schemathesis' own checks); with
         ``component`` the body also validates against that named schema. Returns the parsed
-        body. ``method`` defaults to the document's own verb (POST for HES, GET for ÖBS)."""
+        body. ``method`` defaults to the document's own verb (POST for HES, GET for ÖBS);
+        ``path_parameters`` fill a templated ``path`` as the request did."""
         method = method or self.default_method
         operation = self.schema[path][method]
         documented = operation.definition.raw["responses"]
         assert str(response.status_code) in documented, (
             f"{method} {path} answered {response.status_code}, documented: {sorted(documented)}"
         )
-        case = operation.Case()
+        case = operation.Case(path_parameters=path_parameters)
         case.validate_response(response, checks=CONFORMANCE)
         body = response.json()
         if component is not None:

@@ -1,9 +1,10 @@
-"""Checks every bundled OpenAPI document must pass, run once per document (HES and ÖBS): it is valid
-OpenAPI 3.0 and is what the app serves, its references resolve, its examples conform, it survives
-a JSON round trip, schemathesis reads the same operations, and the server hands it out unchanged.
+"""Checks every bundled OpenAPI document must pass, run once per document (HES, ÖBS, operator API):
+it is valid OpenAPI 3.0 and is what the app serves, its references resolve, its examples conform,
+it survives a JSON round trip, schemathesis reads the same operations, and the server hands it out
+unchanged.
 
-The checks particular to one document stay in test_openapi_contract.py (HES) and
-test_obs_openapi_contract.py (ÖBS).
+The checks particular to one document stay in test_openapi_contract.py (HES),
+test_obs_openapi_contract.py (ÖBS) and test_admin_openapi_contract.py (operator API).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from saglik.web import docs
 from tests.conftest import LiveServer
 from tests.web.openapi_support import SPEC_NAMES, contract_spec, walk
 
-MIN_EXAMPLES = {"hes": 15, "obs": 20}
+MIN_EXAMPLES = {"hes": 15, "obs": 20, "admin": 20}
 """How many examples each document is known to carry, so a walk that finds none cannot pass."""
 
 pytestmark = pytest.mark.parametrize("name", SPEC_NAMES)

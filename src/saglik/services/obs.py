@@ -261,6 +261,9 @@ class DeathFormInput(BaseModel):
     @field_validator("died_at", "injured_at")
     @classmethod
     def _istanbul(cls, value: datetime | None) -> datetime | None:
+        if value is not None and not 1900 <= value.year <= 2999:
+            # near datetime's limits the conversion to UTC overflows instead of refusing
+            raise ValueError("must be between the years 1900 and 2999")
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=ISTANBUL)
         return value

@@ -30,6 +30,7 @@ from saglik.store import migrate
 from saglik.store.audit_writer import GroupCommitter
 from saglik.store.engine import make_engine
 from saglik.web import docs, problems
+from saglik.web.admin.mount import admin_mount
 from saglik.web.gateway import Gateway
 from saglik.web.hes_routes import HesEndpoints
 from saglik.web.logs import AccessLogMiddleware
@@ -136,6 +137,7 @@ def create_app(
         *environment_routes(hes.service()),
         *environment_routes(obs.service()),
         *docs.routes(),
+        admin_mount(engine, clock, pseudonymizer),
     ]
     # uvicorn's own access line carries the query string, where ÖBS sends identity numbers and
     # names; AccessLogMiddleware is the access log, so uvicorn's stays off however the app is run

@@ -18,6 +18,7 @@ from swagger_ui_bundle import swagger_ui_path
 SPECS = {
     "hes": "HES code query service (v3.0)",
     "obs": "ÖBS death notification query service",
+    "admin": "Operator API (/admin/api)",
 }
 """Spec name → title in the UI's selector; each is ``openapi/<name>.yaml`` in this package."""
 

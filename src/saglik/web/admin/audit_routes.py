@@ -1,0 +1,146 @@
+"""Reading the audit trail and the change log (``/audit/...``), read-only. The subject's view
+takes the clear identity number or code in the query string and compares pseudonyms only."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from saglik.services.audit_queries import AuditQueries
+from saglik.store.audit_repo import CallRecord
+from saglik.store.changes_repo import ChangeRecord
+from saglik.web.admin import reading
+from saglik.web.admin.context import in_thread
+from saglik.web.admin.errors import endpoint
+from saglik.web.admin.models import CallsQuery, ChangesQuery, SubjectQuery
+from saglik.web.admin.routing import resource
+from saglik.web.admin.views import Moment, ok
+
+
+class CallOut(BaseModel):
+    id: int
+    occurred_at: Moment
+    env: str
+    service: str
+    method: str
+    institution: str | None
+    username: str | None
+    status: int
+    outcome: str
+    latency_ms: float
+    client_ip: str | None
+
+    @classmethod
+    def of(cls, call: CallRecord) -> CallOut:
+        return cls(
+            id=call.id,
+            occurred_at=call.occurred_at,
+            env=call.env,
+            service=call.service,
+            method=call.method,
+            institution=call.institution,
+            username=call.username,
+            status=call.status,
+            outcome=call.outcome,
+            latency_ms=call.latency_ms,
+            client_ip=call.client_ip,
+        )
+
+
+class ChangeOut(BaseModel):
+    id: int
+    occurred_at: Moment
+    actor: str
+    env: str | None
+    entity: str
+    action: str
+    target: str | None
+    subject_ref: str | None
+    before: Any
+    after: Any
+
+    @classmethod
+    def of(cls, change: ChangeRecord) -> ChangeOut:
+        return cls(
+            id=change.id,
+            occurred_at=change.occurred_at,
+            actor=change.actor,
+            env=change.env,
+            entity=change.entity,
+            action=change.action,
+            target=change.target,
+            subject_ref=change.subject_ref,
+            before=None if change.before is None else json.loads(change.before),
+            after=None if change.after is None else json.loads(change.after),
+        )
+
+
+class CallList(BaseModel):
+    calls: list[CallOut]
+
+
+class ChangeList(BaseModel):
+    changes: list[ChangeOut]
+
+
+class SubjectOut(BaseModel):
+    institutions: list[str]
+    """The institutions that queried, most recent caller first."""
+    calls: list[CallOut]
+    changes: list[ChangeOut]
+
+
+def routes(audit: AuditQueries) -> list[Route]:
+    @endpoint
+    async def calls(request: Request) -> Response:
+        q = reading.query(request, CallsQuery)
+        found = await in_thread(
+            lambda: audit.calls(
+                institution=q.institution,
+                method=q.method,
+                env=q.env,
+                since=q.since,
+                until=q.until,
+                limit=q.limit,
+            )
+        )
+        return ok(CallList(calls=[CallOut.of(c) for c in found]))
+
+    @endpoint
+    async def subject(request: Request) -> Response:
+        q = reading.query(request, SubjectQuery)
+        view = await in_thread(
+            lambda: audit.subject(
+                identity_number=q.identity_number,
+                code=q.code,
+                since=q.since,
+                until=q.until,
+                limit=q.limit,
+            )
+        )
+        return ok(
+            SubjectOut(
+                institutions=view.institutions,
+                calls=[CallOut.of(c) for c in view.calls],
+                changes=[ChangeOut.of(c) for c in view.changes],
+            )
+        )
+
+    @endpoint
+    async def changes(request: Request) -> Response:
+        q = reading.query(request, ChangesQuery)
+        found = await in_thread(
+            lambda: audit.changes(since=q.since, until=q.until, entity=q.entity, limit=q.limit)
+        )
+        return ok(ChangeList(changes=[ChangeOut.of(c) for c in found]))
+
+    return [
+        resource("/audit/calls", GET=calls),
+        resource("/audit/subject", GET=subject),
+        resource("/audit/changes", GET=changes),
+    ]
