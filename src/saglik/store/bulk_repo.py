@@ -2,24 +2,29 @@
 
 Every function writes one batch inside the caller's transaction and is idempotent: writing the
 same rows again changes nothing, so a batch that was rolled back (crash, ``kill -9``) can simply be
-written again. Rows that cannot be written (unknown person, FormNo taken by another reference) are
-returned by index with a reason; the rest of the batch is written.
+written again. Rows that cannot be written (unknown person, a code or FormNo that belongs to
+someone else, a value longer than its column) are returned by index with a reason that names no
+personal value; the rest of the batch is written. Nothing a caller passes can make the database
+refuse the batch as a whole, so one bad row never costs the others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import functools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, Table, or_, select, update
 
 from saglik.domain.obs import DeathRecord
 from saglik.store import obs_repo
 from saglik.store.hes_repo import NEGATIVE, POSITIVE
 from saglik.store.schema import (
+    death_causes,
     death_forms,
+    districts,
     hes_codes,
     infections,
     pcr_results,
@@ -34,6 +39,7 @@ CHUNK = 500
 
 UNKNOWN_PERSON = "no person with this identity number in this environment (import persons first)"
 FORM_NO_TAKEN = "this FormNo belongs to a form with another ReferansNo"
+CODE_TAKEN = "this code belongs to another person"
 
 EVENT_KINDS = ("vaccination", "infection", "pcr", "risk")
 
@@ -52,9 +58,12 @@ class PersonRow:
 
 @dataclass(frozen=True, slots=True)
 class CodeRow:
+    """``created_at`` None: the batch's ``now`` for a new code, and a known code keeps its own
+    (so importing the same file again tomorrow changes nothing)."""
+
     code: str
     identity_number: str
-    created_at: datetime
+    created_at: datetime | None
     expires_at: datetime
     cancelled_at: datetime | None = None
 
@@ -79,6 +88,46 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
+@functools.cache
+def _limits(table: Table) -> dict[str, int]:
+    """The string columns that have a length, and that length."""
+    limits = {}
+    for column in table.c:
+        length = getattr(column.type, "length", None)
+        if isinstance(length, int):
+            limits[column.name] = length
+    return limits
+
+
+def _too_long(table: Table, values: Mapping[str, Any]) -> str | None:
+    """PostgreSQL refuses a string longer than its column (and would abort the whole batch);
+    SQLite would keep it. Refusing the row here treats both alike."""
+    for name, limit in _limits(table).items():
+        value = values.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            return f"{name} is longer than {limit} characters"
+    return None
+
+
+def _upsert(insert: Any, table: Table, key: Sequence[str], changing: Sequence[str]) -> Any:
+    """INSERT … ON CONFLICT (key) DO UPDATE of ``changing``, only where a value differs: a
+    rerun then writes no row at all (no page write on SQLite, no dead tuple on PostgreSQL)."""
+    differs: ColumnElement[bool] = or_(
+        *(table.c[c].is_distinct_from(insert.excluded[c]) for c in changing)
+    )
+    return insert.on_conflict_do_update(
+        index_elements=[table.c[c] for c in key],
+        set_={c: insert.excluded[c] for c in changing},
+        where=differs,
+    )
+
+
+def district_plates(conn: Connection) -> dict[int, int]:
+    """Every district's province plate: ~1,000 rows, read once by an import instead of once per
+    death form."""
+    return {row[0]: row[1] for row in conn.execute(select(districts.c.code, districts.c.plate))}
+
+
 def person_ids(conn: Connection, env: str, identity_numbers: Iterable[str]) -> dict[str, int]:
     wanted = sorted(set(identity_numbers))
     found: dict[str, int] = {}
@@ -98,38 +147,34 @@ def upsert_persons(
     conn: Connection, env: str, rows: Sequence[PersonRow], now: datetime
 ) -> dict[int, str]:
     """Insert new persons, update the names and consent of known ones (key: identity number)."""
-    if not rows:
-        return {}
-    insert = dialect_insert(conn)(persons)
-    statement = insert.on_conflict_do_update(
-        index_elements=[persons.c.env, persons.c.identity_number],
-        set_={
-            "first_name": insert.excluded.first_name,
-            "last_name": insert.excluded.last_name,
-            "consent_vaccination": insert.excluded.consent_vaccination,
-            "consent_immunity": insert.excluded.consent_immunity,
-            "consent_test": insert.excluded.consent_test,
-        },
-    )
-    # The last row wins when a batch names one person twice, as a second batch would.
-    latest = {row.identity_number: row for row in rows}
-    conn.execute(
-        statement,
-        [
-            {
-                "env": env,
-                "identity_number": row.identity_number,
-                "first_name": row.first_name,
-                "last_name": row.last_name,
-                "consent_vaccination": row.consent_vaccination,
-                "consent_immunity": row.consent_immunity,
-                "consent_test": row.consent_test,
-                "created_at": now,
-            }
-            for row in latest.values()
-        ],
-    )
-    return {}
+    rejected: dict[int, str] = {}
+    latest: dict[str, dict[str, Any]] = {}
+    for i, row in enumerate(rows):
+        values = {
+            "env": env,
+            "identity_number": row.identity_number,
+            "first_name": row.first_name,
+            "last_name": row.last_name,
+            "consent_vaccination": row.consent_vaccination,
+            "consent_immunity": row.consent_immunity,
+            "consent_test": row.consent_test,
+            "created_at": now,
+        }
+        if reason := _too_long(persons, values):
+            rejected[i] = reason
+        else:
+            # The last row wins when a batch names one person twice, as a second batch would
+            # (and PostgreSQL refuses to update one row twice in one statement).
+            latest[row.identity_number] = values
+    if latest:
+        statement = _upsert(
+            dialect_insert(conn)(persons),
+            persons,
+            ("env", "identity_number"),
+            ("first_name", "last_name", "consent_vaccination", "consent_immunity", "consent_test"),
+        )
+        conn.execute(statement, list(latest.values()))
+    return rejected
 
 
 def _resolve(
@@ -140,35 +185,105 @@ def _resolve(
     return ids, rejected
 
 
-def upsert_codes(conn: Connection, env: str, rows: Sequence[CodeRow]) -> dict[int, str]:
-    """Point each code at its person with the given times (key: the code)."""
+def _code_owners(conn: Connection, env: str, codes: Iterable[str]) -> dict[str, int]:
+    owners: dict[str, int] = {}
+    for chunk in _chunks(sorted(set(codes))):
+        owners.update(
+            (row[0], row[1])
+            for row in conn.execute(
+                select(hes_codes.c.code, hes_codes.c.person_id).where(
+                    hes_codes.c.env == env, hes_codes.c.code.in_(chunk)
+                )
+            )
+        )
+    return owners
+
+
+def upsert_codes(
+    conn: Connection, env: str, rows: Sequence[CodeRow], now: datetime | None = None
+) -> dict[int, str]:
+    """Codes with their times (key: the code). A code already issued to another person is
+    refused, never moved: a moved code would answer for the wrong citizen. ``now`` is needed
+    only for rows without ``created_at``."""
     ids, rejected = _resolve(conn, env, rows)
-    latest = {row.code: row for i, row in enumerate(rows) if i not in rejected}
-    if latest:
-        insert = dialect_insert(conn)(hes_codes)
+    for i, row in enumerate(rows):
+        if i not in rejected and (reason := _too_long(hes_codes, {"code": row.code})):
+            rejected[i] = reason
+    owners = _code_owners(conn, env, (row.code for i, row in enumerate(rows) if i not in rejected))
+    latest: dict[str, CodeRow] = {}
+    for i, row in enumerate(rows):
+        if i in rejected:
+            continue
+        person = ids[row.identity_number]
+        earlier = latest.get(row.code)
+        owner = owners.get(row.code, earlier and ids[earlier.identity_number])
+        if owner is not None and owner != person:
+            rejected[i] = CODE_TAKEN
+        else:
+            latest[row.code] = row
+    dated = [row for row in latest.values() if row.created_at is not None]
+    undated = [row for row in latest.values() if row.created_at is None]
+    if undated and now is None:
+        raise ValueError("rows without created_at need now")
+    changing = ["person_id", "expires_at", "cancelled_at"]
+    for group, keep_created in ((dated, False), (undated, True)):
+        if not group:
+            continue
         conn.execute(
-            insert.on_conflict_do_update(
-                index_elements=[hes_codes.c.env, hes_codes.c.code],
-                set_={
-                    "person_id": insert.excluded.person_id,
-                    "created_at": insert.excluded.created_at,
-                    "expires_at": insert.excluded.expires_at,
-                    "cancelled_at": insert.excluded.cancelled_at,
-                },
+            _upsert(
+                dialect_insert(conn)(hes_codes),
+                hes_codes,
+                ("env", "code"),
+                changing if keep_created else [*changing, "created_at"],
             ),
             [
                 {
                     "env": env,
                     "code": row.code,
                     "person_id": ids[row.identity_number],
-                    "created_at": row.created_at,
+                    "created_at": row.created_at or now,
                     "expires_at": row.expires_at,
                     "cancelled_at": row.cancelled_at,
                 }
-                for row in latest.values()
+                for row in group
             ],
         )
     return rejected
+
+
+_EVENT_PLANS = (
+    (vaccinations, ("person_id", "dose_number"), ("vaccine", "administered_at"), "vaccination"),
+    (infections, ("person_id", "diagnosed_at"), (), "infection"),
+    (pcr_results, ("person_id", "sampled_at"), ("result",), "pcr"),
+    (risk_periods, ("person_id", "kind", "started_at"), ("ended_at",), "risk"),
+)
+_EVENT_TABLES = {kind: (table, key) for table, key, _changing, kind in _EVENT_PLANS}
+
+
+def _event_values(row: EventRow, person: int) -> dict[str, Any]:
+    if row.kind == "vaccination":
+        return {
+            "person_id": person,
+            "dose_number": row.dose,
+            "vaccine": row.vaccine,
+            "administered_at": row.at,
+        }
+    if row.kind == "infection":
+        return {"person_id": person, "diagnosed_at": row.at}
+    if row.kind == "pcr":
+        return {
+            "person_id": person,
+            "sampled_at": row.at,
+            "result": NEGATIVE if row.negative else POSITIVE,
+        }
+    if row.kind == "risk":
+        return {
+            "person_id": person,
+            "kind": row.risk_kind,
+            "started_at": row.at,
+            "ended_at": row.ended_at,
+        }
+    raise ValueError(f"unknown event kind {row.kind!r}")
 
 
 def upsert_events(conn: Connection, env: str, rows: Sequence[EventRow]) -> dict[int, str]:
@@ -179,94 +294,130 @@ def upsert_events(conn: Connection, env: str, rows: Sequence[EventRow]) -> dict[
     for i, row in enumerate(rows):
         if i in rejected:
             continue
-        person = ids[row.identity_number]
-        if row.kind == "vaccination":
-            by_kind[row.kind][(person, row.dose)] = {
-                "person_id": person,
-                "dose_number": row.dose,
-                "vaccine": row.vaccine,
-                "administered_at": row.at,
-            }
-        elif row.kind == "infection":
-            by_kind[row.kind][(person, row.at)] = {"person_id": person, "diagnosed_at": row.at}
-        elif row.kind == "pcr":
-            by_kind[row.kind][(person, row.at)] = {
-                "person_id": person,
-                "sampled_at": row.at,
-                "result": NEGATIVE if row.negative else POSITIVE,
-            }
-        elif row.kind == "risk":
-            by_kind[row.kind][(person, row.risk_kind, row.at)] = {
-                "person_id": person,
-                "kind": row.risk_kind,
-                "started_at": row.at,
-                "ended_at": row.ended_at,
-            }
-        else:
-            raise ValueError(f"unknown event kind {row.kind!r}")
+        values = _event_values(row, ids[row.identity_number])
+        table, key = _EVENT_TABLES[row.kind]
+        if reason := _too_long(table, values):
+            rejected[i] = reason
+            continue
+        # One row per key and statement: the last of a batch wins, as a later batch would.
+        by_kind[row.kind][tuple(values[c] for c in key)] = values
     insert = dialect_insert(conn)
-    plans = (
-        (vaccinations, ("person_id", "dose_number"), ("vaccine", "administered_at"), "vaccination"),
-        (infections, ("person_id", "diagnosed_at"), (), "infection"),
-        (pcr_results, ("person_id", "sampled_at"), ("result",), "pcr"),
-        (risk_periods, ("person_id", "kind", "started_at"), ("ended_at",), "risk"),
-    )
-    for table, key, changing, kind in plans:
+    for table, key, changing, kind in _EVENT_PLANS:
         params = list(by_kind[kind].values())
         if not params:
             continue
-        statement = insert(table)
         if changing:
-            statement = statement.on_conflict_do_update(
-                index_elements=[table.c[c] for c in key],
-                set_={c: statement.excluded[c] for c in changing},
-            )
+            statement = _upsert(insert(table), table, key, changing)
         else:
-            statement = statement.on_conflict_do_nothing(index_elements=[table.c[c] for c in key])
+            statement = insert(table).on_conflict_do_nothing(
+                index_elements=[table.c[c] for c in key]
+            )
         conn.execute(statement, params)
     return rejected
+
+
+def _death_too_long(record: DeathRecord) -> str | None:
+    numbers = {"form_no": record.form_no, "referans_no": record.referans_no}
+    if reason := _too_long(death_forms, {**numbers, **obs_repo.form_columns(record)}):
+        return reason
+    for cause in record.causes:
+        if reason := _too_long(
+            death_causes, {"icd_code": cause.icd_code, "interval": cause.interval}
+        ):
+            return f"causes: {reason}"
+    return None
 
 
 def upsert_deaths(
     conn: Connection, env: str, records: Sequence[DeathRecord], now: datetime
 ) -> dict[int, str]:
     """Register new forms; a known (FormNo, ReferansNo) whose content differs is corrected,
-    with a history entry, exactly as a correction by hand would be."""
-    latest = {(r.form_no, r.referans_no): (i, r) for i, r in enumerate(records)}
-    existing: dict[str, tuple[int, str]] = {}
-    for chunk in _chunks(sorted({r.form_no for r in records})):
-        existing.update(
-            (row[0], (row[1], row[2]))
-            for row in conn.execute(
-                select(death_forms.c.form_no, death_forms.c.id, death_forms.c.referans_no).where(
-                    death_forms.c.env == env, death_forms.c.form_no.in_(chunk)
-                )
-            )
-        )
+    with a history entry, exactly as a correction by hand would be; one whose content is the
+    same is left alone (no history, ``updated_at`` kept). A FormNo stands for one form: another
+    ReferansNo with it is refused, in the store or earlier in the batch."""
     rejected: dict[int, str] = {}
-    fresh: list[DeathRecord] = []
-    for (form_no, referans_no), (index, record) in latest.items():
-        known = existing.get(form_no)
-        if known is None:
-            fresh.append(record)
-        elif known[1] != referans_no:
-            rejected[index] = FORM_NO_TAKEN
-        elif changes := obs_repo.form_changes(conn, known[0], record):
-            conn.execute(
-                update(death_forms)
-                .where(death_forms.c.id == known[0])
-                .values(updated_at=now, **obs_repo.form_columns(record))
+    latest: dict[tuple[str, str], tuple[int, DeathRecord]] = {}
+    for i, record in enumerate(records):
+        if reason := _death_too_long(record):
+            rejected[i] = reason
+        else:
+            latest[(record.form_no, record.referans_no)] = (i, record)
+    existing: dict[str, dict[str, int]] = {}
+    for chunk in _chunks(sorted({form_no for form_no, _ref in latest})):
+        for form_no, form_id, referans_no in conn.execute(
+            select(death_forms.c.form_no, death_forms.c.id, death_forms.c.referans_no).where(
+                death_forms.c.env == env, death_forms.c.form_no.in_(chunk)
             )
-            obs_repo.write_causes(conn, known[0], record.causes)
-            obs_repo.add_history(conn, known[0], env, now, obs_repo.CORRECTED, changes)
+        ):
+            existing.setdefault(form_no, {})[referans_no] = form_id
+    fresh: list[DeathRecord] = []
+    claimed: dict[str, str] = {}
+    known: list[tuple[int, DeathRecord]] = []
+    for (form_no, referans_no), (index, record) in sorted(latest.items(), key=lambda i: i[1][0]):
+        stored = existing.get(form_no, {})
+        if referans_no in stored:
+            known.append((stored[referans_no], record))
+        elif stored or claimed.get(form_no, referans_no) != referans_no:
+            rejected[index] = FORM_NO_TAKEN
+        else:
+            claimed[form_no] = referans_no
+            fresh.append(record)
+    for form_id, record in _differing(conn, known):
+        changes = obs_repo.form_changes(conn, form_id, record)
+        if not changes:
+            continue
+        conn.execute(
+            update(death_forms)
+            .where(death_forms.c.id == form_id)
+            .values(updated_at=now, **obs_repo.form_columns(record))
+        )
+        obs_repo.write_causes(conn, form_id, record.causes)
+        obs_repo.add_history(conn, form_id, env, now, obs_repo.CORRECTED, changes)
     if fresh:
         _insert_forms(conn, env, fresh)
     return rejected
 
 
+def _differing(
+    conn: Connection, known: Sequence[tuple[int, DeathRecord]]
+) -> list[tuple[int, DeathRecord]]:
+    """The known forms whose stored content differs from the record, found with two queries per
+    chunk: rerunning an import of 50,000 unchanged forms must not cost 100,000 round trips."""
+    columns = list(obs_repo.form_columns(known[0][1])) if known else []
+    differing: list[tuple[int, DeathRecord]] = []
+    for chunk in _chunks(known):
+        ids = [form_id for form_id, _record in chunk]
+        stored = {
+            row[0]: dict(zip(columns, row[1:], strict=True))
+            for row in conn.execute(
+                select(death_forms.c.id, *(death_forms.c[c] for c in columns)).where(
+                    death_forms.c.id.in_(ids)
+                )
+            )
+        }
+        causes: dict[int, list[tuple[Any, ...]]] = {form_id: [] for form_id in ids}
+        for form_id, kind, icd_code, interval in conn.execute(
+            select(
+                death_causes.c.form_id,
+                death_causes.c.kind,
+                death_causes.c.icd_code,
+                death_causes.c.interval,
+            )
+            .where(death_causes.c.form_id.in_(ids))
+            .order_by(death_causes.c.form_id, death_causes.c.seq)
+        ):
+            causes[form_id].append((kind, icd_code, interval))
+        for form_id, record in chunk:
+            wanted = [(c.kind, c.icd_code, c.interval) for c in record.causes]
+            if stored[form_id] != obs_repo.form_columns(record) or causes[form_id] != wanted:
+                differing.append((form_id, record))
+    return differing
+
+
 def _insert_forms(conn: Connection, env: str, records: Sequence[DeathRecord]) -> None:
-    conn.execute(
-        death_forms.insert(),
+    """New forms with their causes and "registered" history, three statements for the batch."""
+    ids = conn.scalars(
+        death_forms.insert().returning(death_forms.c.id, sort_by_parameter_order=True),
         [
             {
                 "env": env,
@@ -279,22 +430,10 @@ def _insert_forms(conn: Connection, env: str, records: Sequence[DeathRecord]) ->
             }
             for r in records
         ],
-    )
-    ids: dict[tuple[str, str], int] = {}
-    keys = [(r.form_no, r.referans_no) for r in records]
-    for chunk in _chunks(keys, CHUNK // 2):
-        ids.update(
-            ((row[0], row[1]), row[2])
-            for row in conn.execute(
-                select(death_forms.c.form_no, death_forms.c.referans_no, death_forms.c.id).where(
-                    death_forms.c.env == env,
-                    tuple_(death_forms.c.form_no, death_forms.c.referans_no).in_(chunk),
-                )
-            )
-        )
+    ).all()
     obs_repo.write_many_causes(
-        conn, [(ids[key], r.causes) for key, r in zip(keys, records, strict=True)]
+        conn, [(form_id, r.causes) for form_id, r in zip(ids, records, strict=True)]
     )
     obs_repo.add_many_history(
-        conn, env, [(ids[key], r.registered_at) for key, r in zip(keys, records, strict=True)]
+        conn, env, [(form_id, r.registered_at) for form_id, r in zip(ids, records, strict=True)]
     )
