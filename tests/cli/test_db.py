@@ -51,6 +51,21 @@ HELP: dict[tuple[str, ...], str] = {
     ("obs", "return"): "Return",
     ("refdata",): "districts",
     ("refdata", "import"): "district_code",
+    ("token",): "Bearer",
+    ("token", "create"): "print it once",
+    ("token", "list"): "revoked",
+    ("token", "revoke"): "refuses",
+    ("audit",): "audit trail",
+    ("audit", "list"): "pseudonyms",
+    ("audit", "subject"): "institutions",
+    ("audit", "changes"): "before/after",
+    ("demo",): "reproducible",
+    ("demo", "generate"): "Deterministic",
+    ("import",): "Safe to run again",
+    ("import", "persons"): "T.C. Kimlik No",
+    ("import", "codes"): "expires_at",
+    ("import", "events"): "kind",
+    ("import", "deaths"): "ReferansNo",
 }
 
 

@@ -1,15 +1,19 @@
-"""What the HES and ÖBS schemathesis runs share: the schemathesis and hypothesis configuration,
-the environment a path belongs to, and creating the fixed fuzzing users in a store. The checks and
-the credentials stay in each test file, since the two services refuse requests differently."""
+"""What the schemathesis runs share: the schemathesis and hypothesis configuration, the
+environment a path belongs to, creating the fixed fuzzing users in a store, the conformance checks
+and the once-per-operation credentials probe. Checks of what a valid request must get stay in each
+test file, since the services refuse requests differently."""
 
 from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import hypothesis
 import schemathesis
+from schemathesis import Case, CheckContext, Response
+from schemathesis import checks as st_checks
 from sqlalchemy import Engine
 
 from saglik.domain.clock import ManualClock
@@ -68,3 +72,33 @@ def create_fuzz_users(
             methods=ALL_METHODS,
             password=password,
         )
+
+
+CONFORMANCE_CHECKS = [
+    st_checks.not_a_server_error,
+    st_checks.status_code_conformance,
+    st_checks.content_type_conformance,
+    st_checks.response_headers_conformance,
+    st_checks.response_schema_conformance,
+    st_checks.negative_data_rejection,
+]
+
+
+def ignored_auth_once(
+    mount: str,
+) -> Callable[[CheckContext, Response, Case], bool | None]:
+    """Schemathesis' ``ignored_auth`` (re-send without and with wrong credentials; both must be
+    refused), once per operation and server: a probe with a wrong password costs a deliberately
+    slow hash. ``mount`` is the path prefix that separates the server from the operation."""
+    probed: set[tuple[str, str]] = set()
+
+    def check(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+        if not 200 <= response.status_code < 300:
+            return None
+        key = (response.request.url.split(mount)[0], case.operation.label)
+        if key in probed:
+            return None
+        probed.add(key)
+        return st_checks.ignored_auth(ctx, response, case)
+
+    return check

@@ -17,8 +17,7 @@ from typing import Any
 import hypothesis
 import pytest
 import schemathesis
-from schemathesis import Case, CheckContext, Response
-from schemathesis import checks as st_checks
+from schemathesis import Case
 
 from saglik.config import Settings
 from saglik.domain.clock import ManualClock
@@ -27,6 +26,7 @@ from saglik.store import tokens_repo
 from saglik.web import docs
 from tests.conftest import BACKENDS, BASE_TIME, DISTRICTS_CSV, LiveServer, start_server
 from tests.store.backends import blank_engine
+from tests.web.fuzz_support import CONFORMANCE_CHECKS, ignored_auth_once
 
 MAX_EXAMPLES = 10
 TOKEN = "sgo_fuzz-operator-token-0123456789abcdef"
@@ -84,30 +84,7 @@ class OperatorToken:
         case.headers["Authorization"] = f"Bearer {data}"
 
 
-_AUTH_PROBED: set[tuple[str, str]] = set()
-
-
-def ignored_auth_once(ctx: CheckContext, response: Response, case: Case) -> bool | None:
-    """Schemathesis' ``ignored_auth`` (the same request without and with a wrong token must be
-    refused), once per operation and server."""
-    if not 200 <= response.status_code < 300:
-        return None
-    key = (response.request.url.split("/admin/")[0], case.operation.label)
-    if key in _AUTH_PROBED:
-        return None
-    _AUTH_PROBED.add(key)
-    return st_checks.ignored_auth(ctx, response, case)
-
-
-CHECKS = [
-    st_checks.not_a_server_error,
-    st_checks.status_code_conformance,
-    st_checks.content_type_conformance,
-    st_checks.response_headers_conformance,
-    st_checks.response_schema_conformance,
-    st_checks.negative_data_rejection,
-    ignored_auth_once,
-]
+CHECKS = [*CONFORMANCE_CHECKS, ignored_auth_once("/admin/")]
 
 api = schemathesis.openapi.from_dict(copy.deepcopy(docs.spec("admin")), config=CONFIG)
 api.auth(refresh_interval=None)(OperatorToken)

@@ -14,14 +14,20 @@ from typing import Any
 import pytest
 import schemathesis
 from schemathesis import Case, CheckContext, Response
-from schemathesis import checks as st_checks
 from schemathesis.specs.openapi.checks import is_unexpected_http_status_case
 from sqlalchemy import Engine
 
 from saglik.domain.clock import ManualClock
 from saglik.domain.methods import ENVIRONMENTS
 from tests.conftest import LiveServer
-from tests.web.fuzz_support import FUZZ_SETTINGS, create_fuzz_users, env_of, fuzz_schema
+from tests.web.fuzz_support import (
+    CONFORMANCE_CHECKS,
+    FUZZ_SETTINGS,
+    create_fuzz_users,
+    env_of,
+    fuzz_schema,
+    ignored_auth_once,
+)
 
 BULK_METHODS = ("check-hes-codes", "check-hes-codes-plus")
 
@@ -65,30 +71,9 @@ def valid_requests_are_not_refused(ctx: CheckContext, response: Response, case: 
     )
 
 
-_AUTH_PROBED: set[tuple[str, str]] = set()
-
-
-def ignored_auth_once(ctx: CheckContext, response: Response, case: Case) -> bool | None:
-    """Schemathesis' ``ignored_auth`` (re-send without and with wrong credentials; both must be
-    refused), once per operation and server: every probe with wrong credentials costs a
-    deliberately slow password hash."""
-    if not 200 <= response.status_code < 300:
-        return None
-    key = (response.request.url.split("/services/")[0], case.operation.label)
-    if key in _AUTH_PROBED:
-        return None
-    _AUTH_PROBED.add(key)
-    return st_checks.ignored_auth(ctx, response, case)
-
-
 CHECKS = [
-    st_checks.not_a_server_error,
-    st_checks.status_code_conformance,
-    st_checks.content_type_conformance,
-    st_checks.response_headers_conformance,
-    st_checks.response_schema_conformance,
-    st_checks.negative_data_rejection,
-    ignored_auth_once,
+    *CONFORMANCE_CHECKS,
+    ignored_auth_once("/services/"),
     valid_requests_are_not_refused,
 ]
 

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from saglik import __version__
-from saglik.cli import accounts, audit, db, hes_data, obs_data, refdata, tokens
+from saglik.cli import accounts, audit, db, hes_data, importing, obs_data, refdata, tokens
+from saglik.cli.demo import app as demo_app
 from saglik.cli.serve import serve
 
 app = typer.Typer(
@@ -43,3 +44,5 @@ app.add_typer(obs_data.app, name="obs")
 app.add_typer(refdata.app, name="refdata")
 app.add_typer(tokens.app, name="token")
 app.add_typer(audit.app, name="audit")
+app.add_typer(importing.app, name="import")
+app.add_typer(demo_app, name="demo")

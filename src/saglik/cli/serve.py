@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 from types import FrameType
@@ -12,7 +13,15 @@ import uvicorn
 
 from saglik.cli.context import clear_errors, clock, console, engine, fail, settings
 from saglik.services import bootstrap
+from saglik.services import demo as demo_service
 from saglik.web.logs import configure_logging
+
+log = logging.getLogger("saglik.demo")
+
+LIVE = "live"
+DEMO_PERSONS = 10_000
+DEMO_SEED = 1
+DEMO_YEARS = 5
 
 
 def _stopped_on_request(_signum: int, _frame: FrameType | None) -> None:
@@ -28,17 +37,46 @@ def _check_port_free(host: str, port: int) -> None:
         fail(f"cannot listen on {host}:{port}: {exc.strerror}")
 
 
+def _fill_live_with_demo(persons: int) -> None:
+    """Only an empty live environment: a store with real (or earlier demo) persons is never
+    mixed with a new population, whatever the day."""
+    if demo_service.has_persons(engine(), LIVE):
+        message = "demo population: the live environment already holds persons, none generated"
+    else:
+        summary = demo_service.generate(
+            engine(), clock(), persons=persons, years=DEMO_YEARS, seed=DEMO_SEED, env=LIVE
+        )
+        message = summary.line()
+    log.info(message)
+    console.print(message, highlight=False, soft_wrap=True)
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Before serving, fill an empty live environment with a synthetic demo population "
+            "(seed 1, deaths over 5 years; see `saglik demo generate`) to try the live methods on. "
+            "A live environment that already holds persons is left as it is.",
+        ),
+    ] = False,
+    demo_persons: Annotated[
+        int, typer.Option("--demo-persons", min=1, help="Persons in the --demo population.")
+    ] = DEMO_PERSONS,
 ) -> None:
     """Serve both environments. An empty store is migrated first; a store with no test user gets
-    one, whose password is printed once."""
+    one, whose password is printed once. With --demo, an empty live environment is first given a
+    synthetic population (a one-line summary is printed; nothing personal)."""
     configure_logging(settings().log_level)
     _check_port_free(host, port)
     with clear_errors():
         credential = bootstrap.prepare(engine(), clock())
+        if demo:
+            _fill_live_with_demo(demo_persons)
     if credential is not None:
         console.print("[bold green]Test-environment user created[/] (shown once, store it now):")
         console.print(f"  username: [bold]{credential.username}[/]")

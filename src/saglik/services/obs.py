@@ -337,6 +337,21 @@ def check_places_and_time(
             raise ObsDataError(f"{field_name}: the district is not in province {province}")
 
 
+def submitted_form(record: DeathRecord) -> dict[str, Any]:
+    """A stored form in the JSON shape it is submitted in, its times in Istanbul local time with
+    the offset: what is read back can be submitted again unchanged."""
+    fields = obs_repo.form_columns(record)
+    for name in ("died_at", "injured_at"):
+        if fields[name] is not None:
+            fields[name] = fields[name].astimezone(ISTANBUL).isoformat()
+    if fields["birth_date"] is not None:
+        fields["birth_date"] = fields["birth_date"].isoformat()
+    fields["causes"] = [
+        {"kind": c.kind, "icd_code": c.icd_code, "interval": c.interval} for c in record.causes
+    ]
+    return fields
+
+
 class UnknownFormError(NotFound):
     pass
 

@@ -10,9 +10,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, PlainSerializer
 from starlette.responses import Response
 
-from saglik.domain.obs import ISTANBUL, DeathRecord
 from saglik.services.hes import CodeView, PersonView
-from saglik.services.obs import StoredForm
+from saglik.services.obs import StoredForm, submitted_form
 from saglik.store.accounts_repo import UserRecord
 from saglik.store.hes_repo import NEGATIVE
 
@@ -223,39 +222,6 @@ class FormNumbers(BaseModel):
     referans_no: str
 
 
-def _local(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(ISTANBUL).isoformat()
-
-
-def form_fields(record: DeathRecord) -> dict[str, Any]:
-    """The stored form in the shape it is submitted in (a GET's ``form`` can be PUT back)."""
-    return {
-        "identity_number": record.identity_number,
-        "passport_no": record.passport_no,
-        "nationality": record.nationality,
-        "first_name": record.first_name,
-        "last_name": record.last_name,
-        "father_name": record.father_name,
-        "mother_name": record.mother_name,
-        "birth_date": record.birth_date.isoformat() if record.birth_date else None,
-        "birth_place": record.birth_place,
-        "sex": record.sex,
-        "died_at": _local(record.died_at),
-        "place_of_death_type": record.place_of_death_type,
-        "death_province": record.death_place.province,
-        "death_district": record.death_place.district,
-        "residence_province": record.residence.province,
-        "residence_district": record.residence.district,
-        "manner": record.manner,
-        "maternal_status": record.maternal_status,
-        "autopsy": record.autopsy,
-        "injured_at": _local(record.injured_at),
-        "causes": [
-            {"kind": c.kind, "icd_code": c.icd_code, "interval": c.interval} for c in record.causes
-        ],
-    }
-
-
 class HistoryEntry(BaseModel):
     at: Moment
     action: str
@@ -282,7 +248,7 @@ class StoredFormOut(BaseModel):
             status=stored.status,
             registered_at=record.registered_at,
             updated_at=record.updated_at,
-            form=form_fields(record),
+            form=submitted_form(record),
             history=[
                 HistoryEntry(at=h["at"], action=h["action"], changes=h["changes"])
                 for h in stored.history

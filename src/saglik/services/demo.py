@@ -1,0 +1,288 @@
+"""The demo population in the store (``saglik demo generate``, ``saglik serve --demo``).
+
+Generation is the pure ``domain.population``; this module feeds it the store's districts and
+writes what it yields through the batch upserts of ``store.bulk_repo``, one transaction per batch,
+so an interrupted run leaves whole batches and a second run (same seed, same anchor) rewrites the
+same rows: nothing is added, no form is "corrected".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import cache
+from importlib import resources
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from saglik.data.tables import obs_tables, provinces
+from saglik.domain.clock import Clock
+from saglik.domain.methods import ENVIRONMENTS
+from saglik.domain.obs import FORENSIC_MANNERS, DeathRecord
+from saglik.domain.population import (
+    EXTERNAL_MANNERS,
+    PREGNANCY_RELATED,
+    DemoPerson,
+    DemoTables,
+    anchor_for,
+    demo_tables,
+    generate_population,
+)
+from saglik.services.fixtures import hes_fixtures
+from saglik.services.obs import CauseInput
+from saglik.services.obs_fixtures import obs_fixtures
+from saglik.store import bulk_repo
+from saglik.store.bulk_repo import CodeRow, EventRow, PersonRow
+from saglik.store.schema import districts, persons
+
+log = logging.getLogger("saglik.demo")
+
+BATCH = 5_000
+"""Persons per transaction: large enough that commits and per-statement overhead vanish, small
+enough that a batch's rows (~40 k with events) stay a few MB."""
+
+SQLITE_PRAGMAS = {"cache_size": -262_144, "wal_autocheckpoint": 16_384}
+"""For the run's connection, put back afterwards: 256 MB of page cache (negative: KiB), enough
+for a few million persons' index pages; and a WAL checkpoint every 64 MB instead of every 4 MB,
+so an index page dirtied by several batches is copied into the database file once."""
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)`` after each batch."""
+
+
+class DemoError(ValueError):
+    """Arguments the generator cannot honour."""
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSummary:
+    """What one run generated (and wrote: rows already present were rewritten, not added)."""
+
+    env: str
+    seed: int
+    years: int
+    anchor: datetime
+    persons: int
+    codes: int
+    events: int
+    deaths: int
+    forensic: int
+    """OlumSekli 3 or 4: the forms ``GetAdliFormlarByDate`` returns."""
+    external: int
+    """OlumSekli 5–10: accidents, suicide, homicide, disasters (V01–Y98 underlying causes)."""
+    maternal: int
+    """KadinOlumuNedeni 2–4: died pregnant, or within a year of the pregnancy's end."""
+    refused: int
+    """Rows ``bulk_repo`` would not write (a FormNo another run gave another ReferansNo)."""
+    seconds: float
+
+    def line(self) -> str:
+        """One line for logs and banners: counts only, nothing about any person."""
+        return (
+            f"demo population ({self.env}, seed {self.seed}): {self.persons:,} persons, "
+            f"{self.codes:,} HES codes, {self.events:,} health events, {self.deaths:,} deaths "
+            f"({self.forensic:,} forensic, {self.maternal:,} maternal) in {self.seconds:.1f} s"
+        )
+
+
+def _data(name: str) -> Any:
+    return json.loads(resources.files("saglik.data").joinpath(name).read_text("utf-8"))
+
+
+@cache
+def tables() -> DemoTables:
+    """The shipped tables, parsed once; every ICD-10 code is checked as the registry checks an
+    operator's form, so no generated death can be one the registry would refuse."""
+    parsed = demo_tables(_data("demo_names.json"), _data("demo_population.json"), provinces())
+    wrong = sorted(
+        code
+        for code in parsed.icd_codes()
+        if CauseInput.model_validate({"kind": 1, "icd_code": code}).icd_code != code
+    )
+    if wrong:
+        raise DemoError(f"demo_population.json: not in dotted WHO form: {', '.join(wrong)}")
+    places = {place for rules in parsed.pools.values() for place in rules.places.items}
+    if unknown := (places - set(obs_tables()["OlumYeri"])) | (
+        set(parsed.manner_pool) - set(obs_tables()["OlumSekli"])
+    ):
+        raise DemoError(f"demo_population.json: unknown OlumYeri/OlumSekli codes {sorted(unknown)}")
+    return parsed
+
+
+def reserved_identity_numbers() -> frozenset[str]:
+    """The fixture persons of the test environment, which a demo person must never overwrite."""
+    numbers = {fx.identity_number for fx in hes_fixtures()}
+    numbers.update(fx.form.identity_number for fx in obs_fixtures() if fx.form.identity_number)
+    return frozenset(numbers)
+
+
+def load_districts(engine: Engine) -> dict[int, list[int]]:
+    """Plate → district codes, as ``saglik refdata import`` loaded them (empty if it was not)."""
+    found: dict[int, list[int]] = {}
+    with engine.connect() as conn:
+        rows = conn.execute(select(districts.c.plate, districts.c.code).order_by(districts.c.code))
+        for plate, code in rows:
+            found.setdefault(int(plate), []).append(int(code))
+    return found
+
+
+def has_persons(engine: Engine, env: str) -> bool:
+    with engine.connect() as conn:
+        found = conn.execute(select(persons.c.id).where(persons.c.env == env).limit(1)).first()
+    return found is not None
+
+
+@contextlib.contextmanager
+def _writer(engine: Engine) -> Iterator[Connection]:
+    """One connection for the whole run, with ``SQLITE_PRAGMAS`` on SQLite (put back after):
+    the unique indexes on identity numbers and codes take keys in random order, so with SQLite's
+    defaults every batch reads most of their pages again and checkpoints them again."""
+    with engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            yield conn
+            return
+        before = {
+            pragma: int(conn.exec_driver_sql(f"PRAGMA {pragma}").scalar() or 0)
+            for pragma in SQLITE_PRAGMAS
+        }
+        for pragma, value in SQLITE_PRAGMAS.items():
+            conn.exec_driver_sql(f"PRAGMA {pragma} = {value}")
+        conn.commit()
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+            for pragma, value in before.items():
+                conn.exec_driver_sql(f"PRAGMA {pragma} = {value}")
+            conn.commit()
+
+
+def _counts(deaths: Sequence[DeathRecord]) -> Counter[str]:
+    return Counter(
+        forensic=sum(1 for d in deaths if d.manner in FORENSIC_MANNERS),
+        external=sum(1 for d in deaths if d.manner in EXTERNAL_MANNERS),
+        maternal=sum(1 for d in deaths if d.maternal_status in PREGNANCY_RELATED),
+    )
+
+
+def _rows(
+    chunk: Sequence[DemoPerson],
+) -> tuple[list[PersonRow], list[CodeRow], list[EventRow], list[DeathRecord]]:
+    """The domain's records as ``bulk_repo``'s rows (the same fields, in the same order)."""
+    person_rows: list[PersonRow] = []
+    code_rows: list[CodeRow] = []
+    event_rows: list[EventRow] = []
+    deaths: list[DeathRecord] = []
+    for demo in chunk:
+        p, c = demo.person, demo.code
+        person_rows.append(
+            PersonRow(
+                p.identity_number,
+                p.first_name,
+                p.last_name,
+                p.consent_vaccination,
+                p.consent_immunity,
+                p.consent_test,
+            )
+        )
+        code_rows.append(
+            CodeRow(c.code, c.identity_number, c.created_at, c.expires_at, c.cancelled_at)
+        )
+        event_rows.extend(
+            EventRow(
+                e.identity_number,
+                e.kind,
+                e.at,
+                e.dose,
+                e.vaccine,
+                e.negative,
+                e.risk_kind,
+                e.ended_at,
+            )
+            for e in demo.events
+        )
+        if demo.death is not None:
+            deaths.append(demo.death)
+    return person_rows, code_rows, event_rows, deaths
+
+
+def generate(
+    engine: Engine,
+    clock: Clock,
+    *,
+    persons: int,
+    years: int,
+    seed: int,
+    env: str = "live",
+    progress: Progress | None = None,
+    anchor: date | None = None,
+    batch: int = BATCH,
+) -> DemoSummary:
+    """Generate ``persons`` persons and write them into ``env``.
+
+    The anchor is ``anchor`` at 00:00 UTC, by default the clock's current UTC date: the same seed
+    on the same day gives the same store; ``anchor`` reproduces another day's."""
+    if env not in ENVIRONMENTS:
+        raise DemoError(f"env must be one of {', '.join(ENVIRONMENTS)}")
+    if persons < 0 or not 1 <= years <= 100 or batch < 1:
+        raise DemoError("persons must be ≥ 0, years 1–100")
+    started = time.perf_counter()
+    now = clock.now()
+    moment = (
+        anchor_for(now)
+        if anchor is None
+        else datetime(anchor.year, anchor.month, anchor.day, tzinfo=UTC)
+    )
+    population = generate_population(
+        tables(),
+        seed=seed,
+        count=persons,
+        years=years,
+        anchor=moment,
+        districts=load_districts(engine),
+        exclude_identity_numbers=reserved_identity_numbers(),
+    )
+    counts: Counter[str] = Counter()
+    done = 0
+    if progress is not None:
+        progress(0, persons)
+    with _writer(engine) as conn:
+        while chunk := list(islice(population, batch)):
+            person_rows, code_rows, event_rows, deaths = _rows(chunk)
+            with conn.begin():
+                refused = len(bulk_repo.upsert_persons(conn, env, person_rows, now))
+                refused += len(bulk_repo.upsert_codes(conn, env, code_rows))
+                refused += len(bulk_repo.upsert_events(conn, env, event_rows))
+                refused += len(bulk_repo.upsert_deaths(conn, env, deaths, now))
+            done += len(person_rows)
+            counts.update(
+                codes=len(code_rows), events=len(event_rows), deaths=len(deaths), refused=refused
+            )
+            counts.update(_counts(deaths))
+            if progress is not None:
+                progress(done, persons)
+    if counts["refused"]:
+        log.warning("demo population: %d rows refused by the store", counts["refused"])
+    return DemoSummary(
+        env=env,
+        seed=seed,
+        years=years,
+        anchor=moment,
+        persons=done,
+        codes=counts["codes"],
+        events=counts["events"],
+        deaths=counts["deaths"],
+        forensic=counts["forensic"],
+        external=counts["external"],
+        maternal=counts["maternal"],
+        refused=counts["refused"],
+        seconds=time.perf_counter() - started,
+    )
