@@ -36,6 +36,7 @@ from saglik.domain.population import (
     generate_population,
     maternal_status,
 )
+from saglik.domain.records import PersonRow
 from saglik.domain.tckn import is_valid_tckn
 from saglik.domain.turkish import normalize_name
 from saglik.services.obs import CauseInput
@@ -520,7 +521,7 @@ def test_direct_obstetric_deaths_have_o_codes(tables: DemoTables) -> None:
     """Deaths of women of 28 drawn directly: the pregnancy-related ones mostly carry an obstetric
     (O) chain; no other death does."""
     generator = pop._Generator(tables, 5, YEARS, ANCHOR, _districts(), frozenset())
-    person = pop.PersonData("10000000146", "AYŞE", "YILMAZ")
+    person = PersonRow("10000000146", "AYŞE", "YILMAZ")
     born = ANCHOR - timedelta(days=int(28.5 * 365.25))
     related = obstetric = 0
     for _ in range(6_000):

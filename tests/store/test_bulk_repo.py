@@ -15,10 +15,10 @@ from sqlalchemy import Engine, Table, func, select, text
 
 from saglik.domain.hes import NO_EXPIRY
 from saglik.domain.obs import ISTANBUL, Cause, DeathRecord, Place
+from saglik.domain.records import CodeRow, EventRow, PersonRow
 from saglik.domain.tckn import random_tckn
 from saglik.services.refdata import import_districts
 from saglik.store import bulk_repo
-from saglik.store.bulk_repo import CodeRow, EventRow, PersonRow
 from saglik.store.schema import (
     death_causes,
     death_form_history,

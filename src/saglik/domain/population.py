@@ -32,6 +32,7 @@ from typing import Any, Generic, TypeVar
 
 from saglik.domain.hes import NO_EXPIRY
 from saglik.domain.obs import FEMALE, Cause, DeathRecord, Place
+from saglik.domain.records import CodeRow, EventRow, PersonRow
 from saglik.domain.tckn import complete_tckn
 from saglik.domain.turkish import normalize_name
 
@@ -143,51 +144,14 @@ def anchor_for(now: datetime) -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
-class PersonData:
-    """Field for field ``store.bulk_repo.PersonRow`` (names NFC, Turkish upper case)."""
-
-    identity_number: str
-    first_name: str
-    last_name: str
-    consent_vaccination: bool = False
-    consent_immunity: bool = False
-    consent_test: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class CodeData:
-    """Field for field ``store.bulk_repo.CodeRow``."""
-
-    code: str
-    identity_number: str
-    created_at: datetime
-    expires_at: datetime
-    cancelled_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class EventData:
-    """Field for field ``store.bulk_repo.EventRow``."""
-
-    identity_number: str
-    kind: str
-    at: datetime
-    dose: int | None = None
-    vaccine: str | None = None
-    negative: bool | None = None
-    risk_kind: str | None = None
-    ended_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class DemoPerson:
     """One person and everything recorded about them. ``sex``, ``birth_date`` and ``residence``
     are not stored for the living (the HES tables have no such columns) but are what the
     population's shape is checked against."""
 
-    person: PersonData
-    code: CodeData
-    events: tuple[EventData, ...]
+    person: PersonRow
+    code: CodeRow
+    events: tuple[EventRow, ...]
     death: DeathRecord | None
     sex: int
     birth_date: date
@@ -630,7 +594,7 @@ class _Generator:
             consent = (False, False, False)
         else:
             consent = (rng.random() < 0.55, rng.random() < 0.45, rng.random() < 0.5)
-        person = PersonData(number, first, last, *consent)
+        person = PersonRow(number, first, last, *consent)
 
         died_age = death_age(rng, sex, max(0.0, age - self.years), age)
         died_at: datetime | None = None
@@ -645,7 +609,7 @@ class _Generator:
             death = self.death(person, sex, birth_date, born, died_at, int(died_age), residence)
         return DemoPerson(person, code, events, death, sex, birth_date, residence)
 
-    def code(self, index: int, number: str, born: datetime, died_at: datetime | None) -> CodeData:
+    def code(self, index: int, number: str, born: datetime, died_at: datetime | None) -> CodeRow:
         rng = self.rng
         code = _code(self.codes((self.code_start + index) % CODE_SPACE))
         validity = timedelta(days=CODE_VALIDITY_DAYS)
@@ -654,28 +618,28 @@ class _Generator:
             created = max(died_at - timedelta(seconds=int(rng.uniform(1, 364) * DAY)), earliest)
             created = min(created, died_at)
             expires = NO_EXPIRY if rng.random() < DECEASED_NO_EXPIRY else created + validity
-            return CodeData(code, number, created, expires, died_at)
+            return CodeRow(code, number, created, expires, died_at)
         r = rng.random()
         if r < CODE_ACTIVE:
             created = max(self.ago(rng.uniform(1, 364) * DAY), earliest)
-            return CodeData(code, number, created, created + validity)
+            return CodeRow(code, number, created, created + validity)
         if r < CODE_EXPIRED:
             created = self.ago(rng.uniform(366, 1095) * DAY)
             if created < earliest:  # too young to hold an expired code: a valid one then
                 created = min(earliest, self.anchor - timedelta(hours=1))
-            return CodeData(code, number, created, created + validity)
+            return CodeRow(code, number, created, created + validity)
         created = max(self.ago(rng.uniform(1, PANDEMIC_DAYS) * DAY), earliest)
-        return CodeData(code, number, created, NO_EXPIRY)
+        return CodeRow(code, number, created, NO_EXPIRY)
 
     def events(
         self, number: str, age: float, born: datetime, horizon: datetime
-    ) -> tuple[EventData, ...]:
+    ) -> tuple[EventRow, ...]:
         """The pandemic as this person lived it, up to ``horizon`` (death, or the anchor)."""
         rng = self.rng
         start = max(self.ago(PANDEMIC_DAYS * DAY), born + timedelta(days=1))
         if start >= horizon:
             return ()
-        events: list[EventData] = []
+        events: list[EventRow] = []
         coverage = _by_age(COVERAGE, age)
         r = rng.random()
         doses = sum(1 for p in coverage if r < p)
@@ -694,22 +658,22 @@ class _Generator:
                 if at >= horizon or at < start:
                     break
                 vaccine = "CoronaVac" if coronavac else "BioNTech"
-                events.append(EventData(number, "vaccination", at, dose, vaccine))
+                events.append(EventRow(number, "vaccination", at, dose, vaccine))
         tested: set[datetime] = set()
 
         def pcr(at: datetime, negative: bool) -> None:
             if start <= at < horizon and at not in tested:
                 tested.add(at)
-                events.append(EventData(number, "pcr", at, negative=negative))
+                events.append(EventRow(number, "pcr", at, negative=negative))
 
         def risk(kind: str, begin: datetime, end: datetime) -> None:
             if start <= begin < horizon:
-                events.append(EventData(number, "risk", begin, risk_kind=kind, ended_at=end))
+                events.append(EventRow(number, "risk", begin, risk_kind=kind, ended_at=end))
 
         def infection(at: datetime) -> None:
             if not start + timedelta(days=2) <= at < horizon:  # room for the positive test
                 return
-            events.append(EventData(number, "infection", at))
+            events.append(EventRow(number, "infection", at))
             pcr(at - timedelta(seconds=int(rng.uniform(2, 36) * 3600)), negative=False)
             end = at + timedelta(days=rng.randint(10, 14))
             # the living may still be isolated at the anchor; the dead were isolated until death
@@ -744,7 +708,7 @@ class _Generator:
 
     def death(
         self,
-        person: PersonData,
+        person: PersonRow,
         sex: int,
         birth_date: date,
         born: datetime,

@@ -36,11 +36,11 @@ from saglik.domain.population import (
     demo_tables,
     generate_population,
 )
+from saglik.domain.records import CodeRow, EventRow, PersonRow
 from saglik.services.fixtures import hes_fixtures
 from saglik.services.obs import CauseInput
 from saglik.services.obs_fixtures import obs_fixtures
 from saglik.store import bulk_repo
-from saglik.store.bulk_repo import CodeRow, EventRow, PersonRow
 from saglik.store.schema import districts, persons
 
 log = logging.getLogger("saglik.demo")
@@ -176,42 +176,10 @@ def _counts(deaths: Sequence[DeathRecord]) -> Counter[str]:
 def _rows(
     chunk: Sequence[DemoPerson],
 ) -> tuple[list[PersonRow], list[CodeRow], list[EventRow], list[DeathRecord]]:
-    """The domain's records as ``bulk_repo``'s rows (the same fields, in the same order)."""
-    person_rows: list[PersonRow] = []
-    code_rows: list[CodeRow] = []
-    event_rows: list[EventRow] = []
-    deaths: list[DeathRecord] = []
-    for demo in chunk:
-        p, c = demo.person, demo.code
-        person_rows.append(
-            PersonRow(
-                p.identity_number,
-                p.first_name,
-                p.last_name,
-                p.consent_vaccination,
-                p.consent_immunity,
-                p.consent_test,
-            )
-        )
-        code_rows.append(
-            CodeRow(c.code, c.identity_number, c.created_at, c.expires_at, c.cancelled_at)
-        )
-        event_rows.extend(
-            EventRow(
-                e.identity_number,
-                e.kind,
-                e.at,
-                e.dose,
-                e.vaccine,
-                e.negative,
-                e.risk_kind,
-                e.ended_at,
-            )
-            for e in demo.events
-        )
-        if demo.death is not None:
-            deaths.append(demo.death)
-    return person_rows, code_rows, event_rows, deaths
+    """The chunk split by table, as ``bulk_repo`` writes them."""
+    events = [e for demo in chunk for e in demo.events]
+    deaths = [demo.death for demo in chunk if demo.death is not None]
+    return [d.person for d in chunk], [d.code for d in chunk], events, deaths
 
 
 def generate(

@@ -17,9 +17,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from saglik.domain.clock import Clock
+from saglik.domain.records import EventRow
 from saglik.domain.turkish import normalize_name
 from saglik.store import bulk_repo, hes_repo
-from saglik.store.bulk_repo import EventRow
 
 TEST_ENV = "test"
 REFRESH_INTERVAL = timedelta(minutes=10)

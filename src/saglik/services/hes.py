@@ -21,12 +21,12 @@ from saglik.domain.hes import (
     evaluate,
 )
 from saglik.domain.pseudonym import Pseudonymizer
+from saglik.domain.records import EventRow
 from saglik.domain.tckn import is_valid_tckn
 from saglik.domain.turkish import normalize_name
 from saglik.services.changes import ChangeLog
 from saglik.services.moi_outbox import risky_visit_report
 from saglik.store import bulk_repo, hes_repo
-from saglik.store.bulk_repo import EventRow
 from saglik.store.prepared import ThreadConnections
 
 BULK_MAX = 500

@@ -34,6 +34,7 @@ from saglik.domain import hescode
 from saglik.domain.clock import Clock
 from saglik.domain.hes import NO_EXPIRY
 from saglik.domain.obs import ISTANBUL, DeathRecord
+from saglik.domain.records import CodeRow, EventRow, PersonRow
 from saglik.domain.tckn import is_valid_tckn
 from saglik.domain.turkish import normalize_name, tr_lower
 from saglik.services.changes import ChangeLog
@@ -46,7 +47,6 @@ from saglik.services.obs import (
     describe_errors,
 )
 from saglik.store import bulk_repo
-from saglik.store.bulk_repo import CodeRow, EventRow, PersonRow
 
 KINDS = ("persons", "codes", "events", "deaths")
 FORMATS = ("csv", "jsonl")

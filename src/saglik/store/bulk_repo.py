@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, or_, select, update
 
 from saglik.domain.obs import DeathRecord
+from saglik.domain.records import CodeRow, EventRow, PersonRow
 from saglik.store import obs_repo
 from saglik.store.hes_repo import NEGATIVE, POSITIVE
 from saglik.store.schema import (
@@ -42,45 +42,6 @@ FORM_NO_TAKEN = "this FormNo belongs to a form with another ReferansNo"
 CODE_TAKEN = "this code belongs to another person"
 
 EVENT_KINDS = ("vaccination", "infection", "pcr", "risk")
-
-
-@dataclass(frozen=True, slots=True)
-class PersonRow:
-    """Names already NFC, Turkish upper case."""
-
-    identity_number: str
-    first_name: str
-    last_name: str
-    consent_vaccination: bool = False
-    consent_immunity: bool = False
-    consent_test: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class CodeRow:
-    """``created_at`` None: the batch's ``now`` for a new code, and a known code keeps its own
-    (so importing the same file again tomorrow changes nothing)."""
-
-    code: str
-    identity_number: str
-    created_at: datetime | None
-    expires_at: datetime
-    cancelled_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class EventRow:
-    """One health event; which optional fields apply depends on ``kind``:
-    vaccination → ``dose``, ``vaccine``; pcr → ``negative``; risk → ``risk_kind``, ``ended_at``."""
-
-    identity_number: str
-    kind: str
-    at: datetime
-    dose: int | None = None
-    vaccine: str | None = None
-    negative: bool | None = None
-    risk_kind: str | None = None
-    ended_at: datetime | None = None
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
