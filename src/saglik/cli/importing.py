@@ -9,6 +9,7 @@ a store that failed mid-run (what committed stays; the same command completes it
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -227,47 +228,25 @@ Optional: {", ".join(COLUMNS["deaths"].optional)}.
 """
 
 
-@app.command(help=PERSONS + COMMON, short_help="Persons (code holders), keyed by T.C. Kimlik No.")
-def persons(
-    path: File,
-    env: Env = "live",
-    fmt: FormatOption = None,
-    batch_size: BatchSize = DEFAULT_BATCH,
-    rejects: Rejects = None,
-) -> None:
-    _import("persons", path, env, fmt, batch_size, rejects)
+def _command(kind: str) -> Callable[..., None]:
+    """One command per kind, all with the same options."""
+
+    def command(
+        path: File,
+        env: Env = "live",
+        fmt: FormatOption = None,
+        batch_size: BatchSize = DEFAULT_BATCH,
+        rejects: Rejects = None,
+    ) -> None:
+        _import(kind, path, env, fmt, batch_size, rejects)
+
+    return command
 
 
-@app.command(help=CODES + COMMON, short_help="HES codes, keyed by the code.")
-def codes(
-    path: File,
-    env: Env = "live",
-    fmt: FormatOption = None,
-    batch_size: BatchSize = DEFAULT_BATCH,
-    rejects: Rejects = None,
-) -> None:
-    _import("codes", path, env, fmt, batch_size, rejects)
-
-
-@app.command(
-    help=EVENTS + COMMON, short_help="Vaccinations, infections, PCR results, risk periods."
-)
-def events(
-    path: File,
-    env: Env = "live",
-    fmt: FormatOption = None,
-    batch_size: BatchSize = DEFAULT_BATCH,
-    rejects: Rejects = None,
-) -> None:
-    _import("events", path, env, fmt, batch_size, rejects)
-
-
-@app.command(help=DEATHS + COMMON, short_help="ÖBS death forms, keyed by FormNo and ReferansNo.")
-def deaths(
-    path: File,
-    env: Env = "live",
-    fmt: FormatOption = None,
-    batch_size: BatchSize = DEFAULT_BATCH,
-    rejects: Rejects = None,
-) -> None:
-    _import("deaths", path, env, fmt, batch_size, rejects)
+for _kind, _help, _short in (
+    ("persons", PERSONS, "Persons (code holders), keyed by T.C. Kimlik No."),
+    ("codes", CODES, "HES codes, keyed by the code."),
+    ("events", EVENTS, "Vaccinations, infections, PCR results, risk periods."),
+    ("deaths", DEATHS, "ÖBS death forms, keyed by FormNo and ReferansNo."),
+):
+    app.command(_kind, help=_help + COMMON, short_help=_short)(_command(_kind))

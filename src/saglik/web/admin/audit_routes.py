@@ -4,6 +4,7 @@ takes the clear identity number or code in the query string and compares pseudon
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 from pydantic import BaseModel
@@ -37,19 +38,7 @@ class CallOut(BaseModel):
 
     @classmethod
     def of(cls, call: CallRecord) -> CallOut:
-        return cls(
-            id=call.id,
-            occurred_at=call.occurred_at,
-            env=call.env,
-            service=call.service,
-            method=call.method,
-            institution=call.institution,
-            username=call.username,
-            status=call.status,
-            outcome=call.outcome,
-            latency_ms=call.latency_ms,
-            client_ip=call.client_ip,
-        )
+        return cls.model_validate(call, from_attributes=True)
 
 
 class ChangeOut(BaseModel):
@@ -66,17 +55,13 @@ class ChangeOut(BaseModel):
 
     @classmethod
     def of(cls, change: ChangeRecord) -> ChangeOut:
-        return cls(
-            id=change.id,
-            occurred_at=change.occurred_at,
-            actor=change.actor,
-            env=change.env,
-            entity=change.entity,
-            action=change.action,
-            target=change.target,
-            subject_ref=change.subject_ref,
-            before=None if change.before is None else json.loads(change.before),
-            after=None if change.after is None else json.loads(change.after),
+        """The change with its before/after parsed back from the log's JSON."""
+        return cls.model_validate(
+            {
+                **asdict(change),
+                "before": None if change.before is None else json.loads(change.before),
+                "after": None if change.after is None else json.loads(change.after),
+            }
         )
 
 
