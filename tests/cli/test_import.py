@@ -23,7 +23,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
 from saglik.domain.tckn import complete_tckn
-from saglik.services.importing import COLUMNS
+from saglik.services.import_rows import COLUMNS
 from saglik.store.schema import death_forms, operator_changes, persons
 from tests.cli.conftest import SAGLIK, Invoke, Store, assert_error, run_saglik
 from tests.conftest import DISTRICTS_CSV

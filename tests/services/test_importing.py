@@ -23,21 +23,18 @@ from sqlalchemy import Engine, func, select
 from saglik.domain.clock import ManualClock
 from saglik.domain.hes import NO_EXPIRY
 from saglik.domain.tckn import random_tckn
-from saglik.services import importing
-from saglik.services.importing import (
+from saglik.services.import_files import FORMATS, LINE_LIMIT, ImportFileError, open_source
+from saglik.services.import_rows import (
     COLUMNS,
-    LINE_LIMIT,
+    KINDS,
     DeathParser,
-    ImportFileError,
-    ImportProgress,
-    ImportService,
-    ImportSummary,
     RowError,
-    open_source,
+    clean,
     parse_code,
     parse_event,
     parse_person,
 )
+from saglik.services.importing import ImportProgress, ImportService, ImportSummary
 from saglik.store import bulk_repo
 from saglik.store.schema import (
     death_causes,
@@ -881,19 +878,19 @@ PLATES = {1231: 6, 1421: 34}
 @settings(max_examples=300, deadline=None)
 @given(rows_of("persons", field_values))
 def test_fuzz_person_rows_are_parsed_or_rejected(raw: dict[str, Any]) -> None:
-    accepted_or_rejected(lambda: parse_person(importing._clean(raw)))
+    accepted_or_rejected(lambda: parse_person(clean(raw)))
 
 
 @settings(max_examples=300, deadline=None)
 @given(rows_of("codes", field_values))
 def test_fuzz_code_rows_are_parsed_or_rejected(raw: dict[str, Any]) -> None:
-    accepted_or_rejected(lambda: parse_code(importing._clean(raw)))
+    accepted_or_rejected(lambda: parse_code(clean(raw)))
 
 
 @settings(max_examples=300, deadline=None)
 @given(rows_of("events", field_values))
 def test_fuzz_event_rows_are_parsed_or_rejected(raw: dict[str, Any]) -> None:
-    accepted_or_rejected(lambda: parse_event(importing._clean(raw)))
+    accepted_or_rejected(lambda: parse_event(clean(raw)))
 
 
 @settings(max_examples=300, deadline=None)
@@ -909,7 +906,7 @@ def test_fuzz_death_rows_are_parsed_or_rejected(
     if flat:
         row = {k: v if isinstance(v, str) else json.dumps(v) for k, v in row.items()}
     parser = DeathParser(PLATES)
-    accepted_or_rejected(lambda: parser(importing._clean(row), NOW, flat=flat))
+    accepted_or_rejected(lambda: parser(clean(row), NOW, flat=flat))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -918,8 +915,8 @@ def test_fuzz_death_rows_are_parsed_or_rejected(
     | st.lists(st.sampled_from([b"10000000146", b",", b'"', b"\n", b"\r", b"x", b"\xff", b"\x00",
                                 b"{", b"}", b"[", b'"identity_number":', b"\xef\xbb\xbf"]),
                max_size=40).map(b"".join),
-    kind=st.sampled_from(importing.KINDS),
-    fmt=st.sampled_from(importing.FORMATS),
+    kind=st.sampled_from(KINDS),
+    fmt=st.sampled_from(FORMATS),
 )  # fmt: skip
 def test_fuzz_any_file_is_read_as_rows_or_rejects(
     tmp_path_factory: pytest.TempPathFactory, content: bytes, kind: str, fmt: str

@@ -36,15 +36,9 @@ from saglik.cli.context import (
     known_env,
     migrated_engine,
 )
-from saglik.services.importing import (
-    COLUMNS,
-    DEFAULT_BATCH,
-    ImportFileError,
-    ImportProgress,
-    ImportService,
-    ImportSummary,
-    open_source,
-)
+from saglik.services.import_files import ImportFileError, open_source
+from saglik.services.import_rows import COLUMNS
+from saglik.services.importing import DEFAULT_BATCH, ImportProgress, ImportService, ImportSummary
 
 COMMON = """
 Rows are written in batches, each in one transaction, by natural key: running the same file
