@@ -21,7 +21,10 @@ from saglik.cli.context import (
 from saglik.services.fixtures import hes_fixtures
 from saglik.services.hes import HesDataService
 
-app = typer.Typer(help="HES data: test codes and data entry.", no_args_is_help=True)
+app = typer.Typer(
+    help="HES data: test codes and data entry; saglik hes check asks a HES service about codes.",
+    no_args_is_help=True,
+)
 person_app = typer.Typer(help="Persons (code holders).", no_args_is_help=True)
 code_app = typer.Typer(help="HES codes.", no_args_is_help=True)
 risk_app = typer.Typer(

@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 
 from saglik import __version__
-from saglik.cli import accounts, audit, db, hes_data, importing, obs_data, refdata, tokens
+from saglik.cli import (
+    accounts,
+    audit,
+    db,
+    hes_data,
+    hes_query,
+    importing,
+    obs_data,
+    obs_query,
+    refdata,
+    tokens,
+)
 from saglik.cli.demo import app as demo_app
 from saglik.cli.serve import serve
 
@@ -39,6 +50,8 @@ app.command()(serve)
 app.add_typer(db.app, name="db")
 app.add_typer(accounts.institution_app, name="institution")
 app.add_typer(accounts.user_app, name="user")
+hes_query.register(hes_data.app)  # saglik hes check: a client of the G2G services
+obs_query.register(obs_data.app)  # saglik obs deaths | lookup | death-date
 app.add_typer(hes_data.app, name="hes")
 app.add_typer(obs_data.app, name="obs")
 app.add_typer(refdata.app, name="refdata")

@@ -22,7 +22,11 @@ from saglik.services.obs import ObsDataError, ObsRegistryService, parse_form
 from saglik.services.obs_fixtures import obs_fixtures
 from saglik.store import obs_repo
 
-app = typer.Typer(help="ÖBS death forms: register, correct, approve, return.", no_args_is_help=True)
+app = typer.Typer(
+    help="ÖBS death forms: register, correct, approve, return; deaths, lookup and death-date "
+    "query an ÖBS service.",
+    no_args_is_help=True,
+)
 
 
 Env = Annotated[str, typer.Option("--env", callback=known_env, help="Environment: live or test.")]
