@@ -28,7 +28,6 @@ import csv
 import hashlib
 import json
 import os
-import platform
 import random
 import sqlite3
 import subprocess
@@ -39,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from run_hes import machine_facts
 from saglik.domain.tckn import complete_tckn
 
 HERE = Path(__file__).resolve().parent
@@ -206,25 +206,7 @@ def wait_for_quiet(limit: float) -> float:
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "src"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "commit": commit + (" + uncommitted src changes" if dirty else ""),
-        "load_before": os.getloadavg()[0],
-    }
+    return {**machine_facts(), "load_before": os.getloadavg()[0]}
 
 
 def markdown(result: dict[str, Any]) -> str:

@@ -373,14 +373,14 @@ def last_audit_id(db: Path) -> int:
         return int(conn.execute("SELECT coalesce(max(id), 0) FROM audit_events").fetchone()[0])
 
 
-def machine() -> dict[str, Any]:
+def machine_facts() -> dict[str, Any]:
+    """What every recorded result states about where it ran."""
     cpu = platform.processor()
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
@@ -392,9 +392,14 @@ def machine() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
-        "wrk": (wrk_version.stdout or wrk_version.stderr).splitlines()[0].split(" Copyright")[0],
         "commit": commit + (" + uncommitted src changes" if dirty else ""),
     }
+
+
+def machine() -> dict[str, Any]:
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+    wrk = (wrk_version.stdout or wrk_version.stderr).splitlines()[0].split(" Copyright")[0]
+    return {**machine_facts(), "wrk": wrk}
 
 
 def markdown(result: dict[str, Any]) -> str:
