@@ -352,6 +352,10 @@ def submitted_form(record: DeathRecord) -> dict[str, Any]:
     return fields
 
 
+APPROVED, RETURNED = obs_repo.APPROVED, obs_repo.RETURNED
+"""The statuses an operator can set (``set_status``)."""
+
+
 class UnknownFormError(NotFound):
     pass
 

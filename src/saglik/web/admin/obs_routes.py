@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from saglik.store import obs_repo
+from saglik.services.obs import APPROVED, RETURNED
 from saglik.web.admin import reading
 from saglik.web.admin.context import ServiceFactory, in_thread
 from saglik.web.admin.errors import Handler, endpoint
@@ -63,6 +63,6 @@ def routes(services: ServiceFactory) -> list[Route]:
     return [
         resource("/death-forms", POST=register),
         resource("/death-forms/{form_no}", GET=get_form, PUT=correct),
-        resource("/death-forms/{form_no}/approve", POST=status_change(obs_repo.APPROVED)),
-        resource("/death-forms/{form_no}/return", POST=status_change(obs_repo.RETURNED)),
+        resource("/death-forms/{form_no}/approve", POST=status_change(APPROVED)),
+        resource("/death-forms/{form_no}/return", POST=status_change(RETURNED)),
     ]
