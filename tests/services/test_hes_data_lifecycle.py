@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 
 from saglik.domain.clock import ManualClock
 from saglik.domain.errors import NotFound
-from saglik.services.changes import store_pseudonymizer
+from saglik.services.changes import PERSONAL, store_pseudonymizer
 from saglik.services.hes import HesCodeConflict, HesDataError, HesDataService, HesQueryService
 from saglik.store import changes_repo
 from saglik.store.changes_repo import ChangeRecord
@@ -30,17 +30,20 @@ def _changes_about(store: Engine, tckn: str) -> list[ChangeRecord]:
         return list(reversed(changes_repo.list_changes(conn, subject_ref=ref)))
 
 
-def test_adding_then_correcting_a_person_logs_both_with_before_and_after(
+def test_adding_then_correcting_a_person_logs_which_names_changed_never_the_names(
     store: Engine, hes_data: HesDataService, make_holder: MakeHolder
 ) -> None:
     holder = make_holder(first_name="Ali", last_name="Veli")
     assert hes_data.add_person("live", holder.identity_number, "ali", "Yılmaz") is False
-    changes = [c for c in _changes_about(store, holder.identity_number)]
+    changes = _changes_about(store, holder.identity_number)
     person = [c for c in changes if c.entity == "person"]
     assert [c.action for c in person] == ["add", "correct"]
     assert person[0].before is None
-    assert json.loads(person[1].before or "") == {"first_name": "ALİ", "last_name": "VELİ"}
-    assert json.loads(person[1].after or "") == {"first_name": "ALİ", "last_name": "YILMAZ"}
+    assert json.loads(person[0].after or "") == {"first_name": PERSONAL, "last_name": PERSONAL}
+    assert json.loads(person[1].after or "") == {"last_name": PERSONAL}
+    text = " ".join(f"{c.before} {c.after}" for c in changes)
+    for name in ("ALİ", "VELİ", "YILMAZ"):
+        assert name not in text
     assert {c.actor for c in changes} == {TEST_ACTOR.name}
 
 
@@ -168,3 +171,11 @@ def test_reading_an_unknown_person_is_not_found(hes_data: HesDataService) -> Non
         hes_data.person("live", "10000000146")
     with pytest.raises(NotFound):
         hes_data.codes("live", "10000000146")
+
+
+def test_a_validity_reaching_the_no_expiry_date_is_refused(
+    hes_data: HesDataService, make_holder: MakeHolder
+) -> None:
+    holder = make_holder()
+    with pytest.raises(HesDataError, match="no expiry"):
+        hes_data.issue_code("live", holder.identity_number, valid_for=timedelta(days=36500))

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select
 from saglik.domain.clock import ManualClock
 from saglik.domain.obs import Cause, Place
 from saglik.services import obs as obs_service
+from saglik.services.changes import store_pseudonymizer
 from saglik.services.obs import (
     DeathFormInput,
     ObsDataError,
@@ -25,7 +26,7 @@ from saglik.services.obs import (
     parse_form,
 )
 from saglik.store import obs_repo
-from saglik.store.schema import death_form_history, death_forms
+from saglik.store.schema import death_form_history, death_forms, operator_changes
 from tests.change_support import change_log
 from tests.services.obs_support import own_store, valid_form
 from tests.store.readers import reading
@@ -477,3 +478,41 @@ def test_an_unknown_form_or_wrong_reference_is_not_found(
 
 def test_the_input_model_forbids_extra_fields() -> None:
     assert DeathFormInput.model_config.get("extra") == "forbid"
+
+
+def _logged_changes(db: Engine, form_no: str) -> list[Any]:
+    with db.connect() as conn:
+        return conn.execute(
+            select(operator_changes)
+            .where(operator_changes.c.target == form_no)
+            .order_by(operator_changes.c.id)
+        ).all()
+
+
+def test_the_change_log_names_corrected_personal_fields_but_never_copies_them(
+    registry: ObsRegistryService, db: Engine, clock: ManualClock
+) -> None:
+    form_no, referans_no = registry.register(ENV, parse_form(as_json(valid_form())))
+    clock.advance(timedelta(hours=1))
+    fixed = valid_form(
+        identity_number="10000000078", first_name="Ayşe Nur", birth_place="Ankara", manner=3
+    )
+    registry.correct(ENV, form_no, referans_no, parse_form(as_json(fixed)))
+    rows = _logged_changes(db, form_no)
+    text = " ".join(f"{r.before} {r.after}" for r in rows)
+    for value in (*PERSONAL, "10000000078", "AYŞE NUR", "ANKARA"):
+        assert value not in text, value
+    corrections = [r for r in rows if r.action == "correct"]
+    after = json.loads(corrections[0].after)
+    assert after == {
+        "identity_number": "(personal)",
+        "first_name": "(personal)",
+        "birth_place": "(personal)",
+        "manner": 3,
+    }
+    # Both the person the form names now and the one it named before see the correction.
+    pseudonyms = store_pseudonymizer(db)
+    assert {r.subject_ref for r in corrections} == {
+        pseudonyms.person("10000000078"),
+        pseudonyms.person("10000000146"),
+    }

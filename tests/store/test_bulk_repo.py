@@ -126,6 +126,35 @@ def test_persons_update_names_and_consent_of_known_ones(db: Engine) -> None:
     assert tuple(stored) == ("FATMA", True)
 
 
+def _consent(db: Engine, identity_number: str) -> tuple[bool, bool, bool]:
+    with db.connect() as conn:
+        row = conn.execute(
+            select(
+                persons.c.consent_vaccination, persons.c.consent_immunity, persons.c.consent_test
+            ).where(persons.c.identity_number == identity_number)
+        ).one()
+    return (bool(row[0]), bool(row[1]), bool(row[2]))
+
+
+def test_consent_not_given_keeps_the_stored_choice(db: Engine) -> None:
+    [row] = people(1)
+    write_persons(db, [replace(row, consent_vaccination=True, consent_immunity=True)])
+    unsaid = replace(
+        row, first_name="FATMA", consent_vaccination=None, consent_immunity=None, consent_test=None
+    )
+    write_persons(db, [unsaid])
+    assert _consent(db, row.identity_number) == (True, True, False)
+    write_persons(db, [replace(unsaid, consent_immunity=False)])
+    assert _consent(db, row.identity_number) == (True, False, False)
+
+
+def test_a_new_person_without_consent_shares_nothing(db: Engine) -> None:
+    [row] = people(1)
+    unsaid = replace(row, consent_vaccination=None, consent_immunity=None, consent_test=None)
+    write_persons(db, [unsaid])
+    assert _consent(db, row.identity_number) == (False, False, False)
+
+
 def test_the_last_row_of_a_batch_wins_for_one_person(db: Engine) -> None:
     [row] = people(1)
     assert write_persons(db, [row, replace(row, last_name="KAYA")]) == {}
@@ -168,6 +197,21 @@ def test_codes_rerun_changes_nothing(db: Engine) -> None:
         with db.begin() as conn:
             assert bulk_repo.upsert_codes(conn, ENV, codes) == {}
     assert count(db, hes_codes, hes_codes.c.code.in_([c.code for c in codes])) == 5
+
+
+def test_a_reimported_code_stays_cancelled(db: Engine) -> None:
+    [row] = people(1)
+    write_persons(db, [row])
+    code = CodeRow(next(_codes), row.identity_number, NOW, NOW + 365 * 24 * H)
+    with db.begin() as conn:
+        bulk_repo.upsert_codes(conn, ENV, [replace(code, cancelled_at=NOW + H)])
+    with db.begin() as conn:
+        assert bulk_repo.upsert_codes(conn, ENV, [code]) == {}
+    with db.connect() as conn:
+        cancelled = conn.execute(
+            select(hes_codes.c.cancelled_at).where(hes_codes.c.code == code.code)
+        ).scalar_one()
+    assert cancelled == NOW + H
 
 
 def test_an_unknown_person_is_refused_and_the_others_written(db: Engine) -> None:

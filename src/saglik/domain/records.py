@@ -15,9 +15,10 @@ class PersonRow:
     identity_number: str
     first_name: str
     last_name: str
-    consent_vaccination: bool = False
-    consent_immunity: bool = False
-    consent_test: bool = False
+    consent_vaccination: bool | None = False
+    consent_immunity: bool | None = False
+    consent_test: bool | None = False
+    """None: keep the stored choice (False for a new person)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ transaction as the change itself, so a change without its log row cannot exist."
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,19 @@ def store_pseudonymizer(engine: Engine) -> Pseudonymizer:
     return Pseudonymizer(bytes.fromhex(key))
 
 
+PERSONAL = "(personal)"
+"""Stands in the change log for a personal value (a name, an identity number, birth data): the
+log says that it changed, never what it was or became."""
+
+
+def redacted(values: dict[str, Any] | None, personal: Iterable[str]) -> dict[str, Any] | None:
+    """``values`` with each personal field that holds something replaced by ``PERSONAL``."""
+    if values is None:
+        return None
+    hidden = frozenset(personal)
+    return {k: PERSONAL if k in hidden and v is not None else v for k, v in values.items()}
+
+
 def _json(value: Any) -> str | None:
     if value is None:
         return None
@@ -58,7 +72,8 @@ class ChangeLog:
     ) -> None:
         """``person`` is the clear identity number of the person concerned: only its pseudonym
         is stored, so the data subject's view finds the change and nobody else can read it.
-        ``target`` must hold no personal data (an institution, a username, a FormNo)."""
+        ``target`` must hold no personal data (an institution, a username, a FormNo), and
+        ``before``/``after`` carry personal values only through ``redacted``."""
         changes_repo.add_change(
             conn,
             occurred_at=self._clock.now(),

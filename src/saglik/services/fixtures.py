@@ -74,6 +74,7 @@ def _apply(engine: Engine, clock: Clock) -> None:
     now = clock.now()
     days, hours = timedelta(days=1), timedelta(hours=1)
     with engine.begin() as conn:
+        events: list[EventRow] = []
         for fx in hes_fixtures():
             spec = fx.spec
             person = hes_repo.upsert_person(
@@ -93,7 +94,7 @@ def _apply(engine: Engine, clock: Clock) -> None:
                 test=consent["test"],
             )
             hes_repo.clear_events(conn, person)
-            events = [
+            events += [
                 EventRow(fx.identity_number, "vaccination", now - ago * days, dose, "CoronaVac")
                 for dose, ago in enumerate(spec.get("vaccinations_days_ago", []), start=1)
             ]
@@ -114,7 +115,6 @@ def _apply(engine: Engine, clock: Clock) -> None:
                         risk_kind="case",
                     )
                 )
-            bulk_repo.upsert_events(conn, TEST_ENV, events)
             expired = spec.get("expired", False)
             hes_repo.upsert_code(
                 conn,
@@ -124,3 +124,5 @@ def _apply(engine: Engine, clock: Clock) -> None:
                 created_at=now - (400 if expired else 30) * days,
                 expires_at=now - days if expired else now + 365 * days,
             )
+        # one statement for every fixture's events, after their old events were cleared
+        bulk_repo.upsert_events(conn, TEST_ENV, events)

@@ -24,7 +24,7 @@ from saglik.domain.pseudonym import Pseudonymizer
 from saglik.domain.records import EventRow
 from saglik.domain.tckn import is_valid_tckn
 from saglik.domain.turkish import normalize_name
-from saglik.services.changes import ChangeLog
+from saglik.services.changes import ChangeLog, redacted
 from saglik.services.moi_outbox import risky_visit_report
 from saglik.store import bulk_repo, hes_repo
 from saglik.store.prepared import ThreadConnections
@@ -32,6 +32,7 @@ from saglik.store.prepared import ThreadConnections
 BULK_MAX = 500
 DEFAULT_VALIDITY = timedelta(days=365)
 RISK_KINDS = ("case", "contact")
+NAMES = ("first_name", "last_name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,14 +198,15 @@ class HesDataService:
                 now=self._clock.now(),
             )
             if before != after:
+                changed = [k for k in after if before is None or before[k] != after[k]]
                 self._changes.record(
                     conn,
                     entity="person",
                     action="add" if before is None else "correct",
                     env=env,
                     person=identity_number,
-                    before=before,
-                    after=after,
+                    before=None if before is None else redacted(before, NAMES),
+                    after=redacted({k: after[k] for k in changed}, NAMES),
                 )
         return before is None
 
@@ -263,6 +265,8 @@ class HesDataService:
         expires = NO_EXPIRY if valid_for is None else now + valid_for
         if valid_for is not None and valid_for <= timedelta(0):
             raise HesDataError("validity must be positive")
+        if valid_for is not None and expires >= NO_EXPIRY:
+            raise HesDataError("validity reaches the no-expiry date: issue it with no expiry")
         with self._engine.begin() as conn:
             person = self._person(conn, env, identity_number)
             chosen = code
@@ -301,7 +305,8 @@ class HesDataService:
             if cancelled_at is not None:
                 raise HesCodeConflict("the code is cancelled already")
             now = self._clock.now()
-            hes_repo.cancel_code(conn, code_id, now)
+            if not hes_repo.cancel_code(conn, code_id, now):
+                raise HesCodeConflict("the code is cancelled already")
             self._changes.record(
                 conn,
                 entity="hes_code",

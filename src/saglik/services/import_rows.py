@@ -217,9 +217,9 @@ def parse_person(raw: Mapping[str, Any]) -> PersonRow:
         identity,
         first,
         last,
-        consent_vaccination=bool(_flag(raw, "consent_vaccination")),
-        consent_immunity=bool(_flag(raw, "consent_immunity")),
-        consent_test=bool(_flag(raw, "consent_test")),
+        consent_vaccination=_flag(raw, "consent_vaccination"),
+        consent_immunity=_flag(raw, "consent_immunity"),
+        consent_test=_flag(raw, "consent_test"),
     )
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from saglik.domain.clock import Clock
+from saglik.domain.methods import ENVIRONMENTS
 from saglik.services.changes import ChangeLog
 from saglik.services.import_files import ImportFileError, ImportSource, Raw, default_rejects
 from saglik.services.import_rows import DeathParser, RowError, parse_code, parse_event, parse_person
@@ -163,6 +164,8 @@ class ImportService:
         """Imports every row of ``source`` into ``env``; see the module docstring for what is
         guaranteed when the run is interrupted. Raises ImportFileError before writing anything
         if the run cannot start."""
+        if env not in ENVIRONMENTS:
+            raise ImportFileError(f"the environment must be one of {', '.join(ENVIRONMENTS)}")
         if batch_size < 1:
             raise ImportFileError("the batch size must be at least 1")
         rejects_path = rejects or default_rejects(source.path)

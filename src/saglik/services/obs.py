@@ -36,7 +36,7 @@ from saglik.domain.obs import (
 from saglik.domain.pseudonym import Pseudonymizer
 from saglik.domain.tckn import is_valid_tckn
 from saglik.domain.turkish import normalize_foreign_name, normalize_name
-from saglik.services.changes import ChangeLog
+from saglik.services.changes import ChangeLog, redacted
 from saglik.store import obs_repo
 from saglik.store.prepared import ThreadConnections
 
@@ -367,14 +367,25 @@ class StoredForm:
     history: list[dict[str, Any]]
 
 
+PERSONAL_FIELDS = (
+    "identity_number",
+    "passport_no",
+    "first_name",
+    "last_name",
+    "father_name",
+    "mother_name",
+    "birth_date",
+    "birth_place",
+)
+"""Fields the change log names but never copies (the form's own history keeps them)."""
+
+
 def _logged(record: DeathRecord) -> dict[str, Any]:
-    """What the change log keeps of a registration: the non-personal facts of the form."""
+    """What the change log keeps of a registration: where and how, not who."""
     return {
-        "died_at": record.died_at,
         "manner": record.manner,
         "death_province": record.death_place.province,
         "residence_province": record.residence.province,
-        "causes": [c.icd_code for c in record.causes],
     }
 
 
@@ -470,17 +481,22 @@ class ObsRegistryService:
         with self._engine.begin() as conn:
             form_id = self._existing(conn, env, form_no, referans_no)
             record = self._validated(conn, form, (form_no, referans_no.upper()), self._clock.now())
+            previous = obs_repo.form_identity(conn, form_id)
             changes = obs_repo.correct_form(conn, env, form_id, record, self._clock.now())
-            self._changes.record(
-                conn,
-                entity="death_form",
-                action="correct",
-                env=env,
-                target=form_no,
-                person=record.identity_number or None,
-                before={k: v[0] for k, v in changes.items()},
-                after={k: v[1] for k, v in changes.items()},
-            )
+            personal = (*PERSONAL_FIELDS, "causes")
+            # Logged for the person the form names now and, if the correction moved it to
+            # another identity number, for the person it named before: both subject views see it.
+            for person in dict.fromkeys((record.identity_number, previous)):
+                self._changes.record(
+                    conn,
+                    entity="death_form",
+                    action="correct",
+                    env=env,
+                    target=form_no,
+                    person=person,
+                    before=redacted({k: v[0] for k, v in changes.items()}, personal),
+                    after=redacted({k: v[1] for k, v in changes.items()}, personal),
+                )
             return changes
 
     def set_status(self, env: str, form_no: str, referans_no: str, status: str) -> None:

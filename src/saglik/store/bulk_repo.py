@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Table, func, or_, select, update
 
 from saglik.domain.obs import DeathRecord
 from saglik.domain.records import CodeRow, EventRow, PersonRow
@@ -70,16 +70,23 @@ def _too_long(table: Table, values: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _upsert(insert: Any, table: Table, key: Sequence[str], changing: Sequence[str]) -> Any:
+def _upsert(
+    insert: Any,
+    table: Table,
+    key: Sequence[str],
+    changing: Sequence[str],
+    keep_set: Sequence[str] = (),
+) -> Any:
     """INSERT … ON CONFLICT (key) DO UPDATE of ``changing``, only where a value differs: a
-    rerun then writes no row at all (no page write on SQLite, no dead tuple on PostgreSQL)."""
-    differs: ColumnElement[bool] = or_(
-        *(table.c[c].is_distinct_from(insert.excluded[c]) for c in changing)
-    )
+    rerun then writes no row at all (no page write on SQLite, no dead tuple on PostgreSQL).
+    Columns in ``keep_set`` keep a stored value and are only filled where it is NULL."""
+    new = {
+        c: func.coalesce(table.c[c], insert.excluded[c]) if c in keep_set else insert.excluded[c]
+        for c in changing
+    }
+    differs: ColumnElement[bool] = or_(*(table.c[c].is_distinct_from(v) for c, v in new.items()))
     return insert.on_conflict_do_update(
-        index_elements=[table.c[c] for c in key],
-        set_={c: insert.excluded[c] for c in changing},
-        where=differs,
+        index_elements=[table.c[c] for c in key], set_=new, where=differs
     )
 
 
@@ -104,21 +111,25 @@ def person_ids(conn: Connection, env: str, identity_numbers: Iterable[str]) -> d
     return found
 
 
+CONSENTS = ("consent_vaccination", "consent_immunity", "consent_test")
+
+
 def upsert_persons(
     conn: Connection, env: str, rows: Sequence[PersonRow], now: datetime
 ) -> dict[int, str]:
-    """Insert new persons, update the names and consent of known ones (key: identity number)."""
+    """Insert new persons, update the names and the given consent of known ones (key: identity
+    number). A consent left None keeps the stored choice (False for a new person): a file
+    without consent columns must not withdraw what people chose."""
     rejected: dict[int, str] = {}
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[str, tuple[frozenset[str], dict[str, Any]]] = {}
     for i, row in enumerate(rows):
+        given = frozenset(c for c in CONSENTS if getattr(row, c) is not None)
         values = {
             "env": env,
             "identity_number": row.identity_number,
             "first_name": row.first_name,
             "last_name": row.last_name,
-            "consent_vaccination": row.consent_vaccination,
-            "consent_immunity": row.consent_immunity,
-            "consent_test": row.consent_test,
+            **{c: bool(getattr(row, c)) for c in CONSENTS},
             "created_at": now,
         }
         if reason := _too_long(persons, values):
@@ -126,15 +137,16 @@ def upsert_persons(
         else:
             # The last row wins when a batch names one person twice, as a second batch would
             # (and PostgreSQL refuses to update one row twice in one statement).
-            latest[row.identity_number] = values
-    if latest:
+            latest[row.identity_number] = (given, values)
+    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for given, values in latest.values():
+        groups.setdefault(given, []).append(values)
+    for given, params in groups.items():
+        changing = ("first_name", "last_name", *(c for c in CONSENTS if c in given))
         statement = _upsert(
-            dialect_insert(conn)(persons),
-            persons,
-            ("env", "identity_number"),
-            ("first_name", "last_name", "consent_vaccination", "consent_immunity", "consent_test"),
+            dialect_insert(conn)(persons), persons, ("env", "identity_number"), changing
         )
-        conn.execute(statement, list(latest.values()))
+        conn.execute(statement, params)
     return rejected
 
 
@@ -196,6 +208,7 @@ def upsert_codes(
                 hes_codes,
                 ("env", "code"),
                 changing if keep_created else [*changing, "created_at"],
+                keep_set=("cancelled_at",),
             ),
             [
                 {

@@ -321,5 +321,11 @@ def code_holder(conn: Connection, env: str, code: str) -> tuple[int, str, dateti
     return (row[0], row[1], row[2]) if row else None
 
 
-def cancel_code(conn: Connection, code_id: int, at: datetime) -> None:
-    conn.execute(hes_codes.update().where(hes_codes.c.id == code_id).values(cancelled_at=at))
+def cancel_code(conn: Connection, code_id: int, at: datetime) -> bool:
+    """False when the code was cancelled already (by a concurrent cancel, say)."""
+    result = conn.execute(
+        hes_codes.update()
+        .where(hes_codes.c.id == code_id, hes_codes.c.cancelled_at.is_(None))
+        .values(cancelled_at=at)
+    )
+    return bool(result.rowcount)
