@@ -142,8 +142,8 @@ def test_correct_a_form(server: LiveServer, admin: Admin, operator_token: Token)
     }
     change = one_change(server.engine, mark, operator_token)
     assert (change["entity"], change["action"]) == ("death_form", "correct")
-    assert change["before"] == {"first_name": "MEHMET EMİN", "manner": 1, "autopsy": False}
-    assert change["after"] == {"first_name": "MEHMET", "manner": 5, "autopsy": True}
+    assert change["before"] == {"first_name": "(personal)", "manner": 1, "autopsy": False}
+    assert change["after"] == {"first_name": "(personal)", "manner": 5, "autopsy": True}
     stored = ok(admin.get("/death-forms/{form_no}", **at(numbers)))
     assert [h["action"] for h in stored["history"]] == ["registered", "corrected"]
     assert stored["history"][1]["changes"]["manner"] == [1, 5]

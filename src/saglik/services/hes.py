@@ -205,7 +205,9 @@ class HesDataService:
                     action="add" if before is None else "correct",
                     env=env,
                     person=identity_number,
-                    before=None if before is None else redacted(before, NAMES),
+                    before=None
+                    if before is None
+                    else redacted({k: before[k] for k in changed}, NAMES),
                     after=redacted({k: after[k] for k in changed}, NAMES),
                 )
         return before is None
