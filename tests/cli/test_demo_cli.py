@@ -7,13 +7,15 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
 from saglik.domain.turkish import mask_identity_number, mask_name
+from saglik.store import hes_repo
 from saglik.store.schema import death_forms, hes_codes, persons
-from tests.cli.conftest import Invoke, Store, run_saglik
+from tests.cli.conftest import Invoke, Store, assert_error, run_saglik
 from tests.cli.test_serve import _json_lines, _wait_for_stdout, serve  # noqa: F401 - fixture
 from tests.conftest import DISTRICTS_CSV
 
@@ -75,6 +77,27 @@ def test_generate_into_the_test_environment(cli: Invoke, db: Engine) -> None:
     assert _count(db, persons, "live") == 0
 
 
+def test_generate_refuses_an_environment_with_real_persons_without_force(
+    cli: Invoke, db: Engine
+) -> None:
+    assert cli("refdata", "import", str(DISTRICTS_CSV)).exit_code == 0  # migrates the store
+    with db.begin() as conn:
+        hes_repo.upsert_person(
+            conn, env="live", identity_number="10000000146", first_name="GERÇEK", last_name="KİŞİ",
+            now=datetime(2026, 6, 15, tzinfo=UTC),
+        )  # fmt: skip
+    args = ("demo", "generate", "--persons", "20", "--anchor", "2026-06-15")
+    assert_error(cli(*args), "the live environment already holds persons", "--force")
+    assert _count(db, persons) == 1
+
+    forced = cli(*args, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert _count(db, persons) == 21
+    again = cli(*args)  # an earlier demo run wrote into live: no --force needed
+    assert again.exit_code == 0, again.output
+    assert _count(db, persons) == 21
+
+
 def test_generate_refuses_bad_options(cli: Invoke) -> None:
     for bad in (
         ("--env", "prod"),
@@ -89,7 +112,15 @@ def test_generate_refuses_bad_options(cli: Invoke) -> None:
 
 def test_help_explains_determinism(cli: Invoke) -> None:
     text = " ".join(cli("demo", "generate", "--help").stdout.split())
-    for fragment in ("same seed and anchor", "--anchor", "T.C. citizens", "ICD-10", "forensic"):
+    for fragment in (
+        "same seed and anchor",
+        "--anchor",
+        "T.C. citizens",
+        "ICD-10",
+        "forensic",
+        "--force",
+        "no earlier demo run wrote",
+    ):
         assert fragment in text, fragment
     serve_help = " ".join(cli("serve", "--help").stdout.split())
     assert "--demo" in serve_help

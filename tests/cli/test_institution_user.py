@@ -156,7 +156,7 @@ def test_user_add_duplicate(cli: Invoke, institution: str) -> None:
     assert add_user(cli, "u1", env="live").exit_code == 0
 
 
-@pytest.mark.parametrize("username", ["two words", "a:b", ""])
+@pytest.mark.parametrize("username", ["two words", "a:b", "", "a/b"])
 def test_user_add_bad_username(cli: Invoke, institution: str, username: str) -> None:
     assert_error(add_user(cli, username), "username must be 1-100 printable characters")
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from saglik.domain.methods import ALL_METHODS, HES_METHODS
-from saglik.services.accounts import AccountService, InvalidAccountError
+from saglik.services.accounts import AccountService, InvalidAccountError, valid_username
 from saglik.services.passwords import verify_password
 from saglik.store import accounts_repo, state
 from saglik.store.accounts_repo import DuplicateError, NotFoundError, UserRecord
@@ -53,6 +53,17 @@ def test_an_institution_name_is_stored_with_single_spaces(
     accounts.add_institution(f"  {name.replace(' ', '   ')}  ")
     with store.connect() as conn:
         assert accounts_repo.institution_id(conn, name) > 0
+
+
+def test_adding_an_institution_returns_what_was_stored(
+    store: Engine, accounts: AccountService
+) -> None:
+    name = unique("Sağlık ")
+    added = accounts.add_institution(f"  {name.replace(' ', '   ')}  ")
+    with store.connect() as conn:
+        listed = accounts_repo.list_institutions(conn)
+    assert added.name == " ".join(name.split())
+    assert (added.id, added.name, added.created_at, 0) in listed
 
 
 @pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
@@ -142,6 +153,8 @@ def test_scope_allow_list_and_rate_limit_are_stored(
         ({"username": "bell\x07"}, "username"),
         ({"username": "with space"}, "username"),
         ({"username": "with:colon"}, "username"),
+        ({"username": "with/slash"}, "username"),
+        ({"username": "x" * 101}, "username"),
     ],
 )
 def test_invalid_user_settings_are_refused_and_nothing_is_stored(
@@ -265,6 +278,50 @@ def test_reset_password_refuses_an_unknown_environment(
     username, _ = add(accounts, institution)
     with pytest.raises(InvalidAccountError, match="environment"):
         accounts.reset_password(username, "staging")
+
+
+def test_adding_a_user_returns_the_user_as_stored(
+    store: Engine, accounts: AccountService, institution: str
+) -> None:
+    username, issued = add(accounts, institution, env="live", rate_limit="5/second")
+    assert issued.user == find(store, "live", username)
+    assert (issued.username, issued.env) == (username, "live")
+
+
+def test_list_users_of_one_environment(accounts: AccountService, institution: str) -> None:
+    in_test, _ = add(accounts, institution, env="test")
+    in_live, _ = add(accounts, institution, env="live")
+    for env, mine, other in (("test", in_test, in_live), ("live", in_live, in_test)):
+        listed = accounts.list_users(env)
+        assert {u.env for u in listed} == {env}
+        names = [u.username for u in listed]
+        assert mine in names
+        assert other not in names
+        assert names == sorted(names)
+    everyone = {(u.env, u.username) for u in accounts.list_users()}
+    assert {("test", in_test), ("live", in_live)} <= everyone
+    with pytest.raises(InvalidAccountError, match="environment"):
+        accounts.list_users("prod")
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [
+        ("abb-hes", True),
+        ("kurum.ç_01@x", True),
+        ("x" * 100, True),
+        ("", False),
+        ("x" * 101, False),
+        ("a b", False),
+        ("a\tb", False),
+        ("a:b", False),
+        ("a/b", False),
+        ("a\x00b", False),
+        ("a\u200bb", False),
+    ],
+)
+def test_the_one_username_rule(name: str, valid: bool) -> None:
+    assert valid_username(name) is valid
 
 
 def test_list_users_shows_users_with_their_rights(

@@ -4,7 +4,10 @@ the registry itself would accept."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +26,7 @@ from saglik.services.obs import (
 )
 from saglik.services.obs_fixtures import apply_obs_fixtures
 from saglik.services.refdata import import_districts
+from saglik.store import changes_repo, hes_repo
 from saglik.store.schema import (
     death_causes,
     death_form_history,
@@ -36,6 +40,7 @@ from saglik.store.schema import (
     vaccinations,
 )
 from tests.conftest import BASE_TIME, DISTRICTS_CSV
+from tests.store.backends import backend_of, blank_engine
 
 PERSONS = 1_500
 SEED = 21
@@ -265,3 +270,108 @@ def test_districts_are_read_from_the_store(demo_store: Engine) -> None:
     loaded = demo.load_districts(demo_store)
     assert sum(len(codes) for codes in loaded.values()) == 973
     assert set(loaded) == set(range(1, 82))
+    assert all(codes == sorted(codes) for codes in loaded.values())
+    with demo_store.connect() as conn:
+        expected: dict[int, list[int]] = {}
+        for code, plate in conn.execute(
+            select(districts.c.code, districts.c.plate).order_by(districts.c.code)
+        ):
+            expected.setdefault(plate, []).append(code)
+    assert loaded == expected
+
+
+def test_every_run_is_in_the_change_log(
+    demo_store: Engine, first_run: tuple[demo.DemoSummary, dict[str, int]]
+) -> None:
+    with demo_store.connect() as conn:
+        runs = [
+            c
+            for c in changes_repo.list_changes(conn, entity="demo", limit=1_000)
+            if c.env == "live"
+        ]
+    assert runs
+    first = runs[-1]
+    assert (first.actor, first.action, first.target, first.subject_ref) == (
+        "system",
+        "generate",
+        None,
+        None,
+    )
+    assert json.loads(first.after or "{}") == {
+        "seed": SEED,
+        "persons": PERSONS,
+        "years": 5,
+        "anchor": "2026-06-15 00:00:00+00:00",
+    }
+
+
+# --- the guard against real persons -------------------------------------------------------------
+
+
+@pytest.fixture
+def empty_store(store: Engine, tmp_path: Path) -> Iterator[Engine]:
+    with blank_engine(backend_of(store), tmp_path, migrated=True) as engine:
+        yield engine
+
+
+def _names(engine: Engine, env: str, number: str) -> tuple[str, str] | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(persons.c.first_name, persons.c.last_name).where(
+                persons.c.env == env, persons.c.identity_number == number
+            )
+        ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def _demo_runs(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return len(changes_repo.list_changes(conn, entity="demo"))
+
+
+def test_an_environment_with_persons_no_demo_run_wrote_is_refused(empty_store: Engine) -> None:
+    clock = ManualClock(BASE_TIME)
+    shared = _population(empty_store, count=5, seed=7)[0].person.identity_number
+    with empty_store.begin() as conn:  # a real person who happens to have a demo number
+        hes_repo.upsert_person(
+            conn, env="live", identity_number=shared, first_name="GERÇEK", last_name="KİŞİ",
+            now=BASE_TIME,
+        )  # fmt: skip
+    with pytest.raises(DemoError, match=r"already holds persons that no demo run wrote.*--force"):
+        demo.generate(empty_store, clock, persons=5, years=5, seed=7, env="live")
+    assert _names(empty_store, "live", shared) == ("GERÇEK", "KİŞİ")
+    assert _counts(empty_store, "live")["persons"] == 1
+    assert _demo_runs(empty_store) == 0
+
+    # the other environment is empty: nothing to overwrite there
+    assert demo.generate(empty_store, clock, persons=5, years=5, seed=7, env="test").persons == 5
+
+    forced = demo.generate(empty_store, clock, persons=5, years=5, seed=7, env="live", force=True)
+    assert forced.persons == 5
+    assert _names(empty_store, "live", shared) != ("GERÇEK", "KİŞİ")  # what --force risks
+    assert _demo_runs(empty_store) == 2
+
+    # once a demo run wrote into live, a rerun needs no --force
+    demo.generate(empty_store, clock, persons=5, years=5, seed=7, env="live")
+    assert _demo_runs(empty_store) == 3
+
+
+def test_the_test_fixtures_alone_do_not_stop_a_run(empty_store: Engine) -> None:
+    clock = ManualClock(BASE_TIME)
+    apply_hes_fixtures(empty_store, clock)
+    apply_obs_fixtures(empty_store)
+    assert demo.has_persons(empty_store, "test")
+    assert demo.generate(empty_store, clock, persons=5, years=5, seed=7, env="test").persons == 5
+
+
+def test_has_persons_in_the_repository(empty_store: Engine) -> None:
+    with empty_store.begin() as conn:
+        assert not hes_repo.has_persons(conn, "live")
+        hes_repo.upsert_person(
+            conn, env="live", identity_number="10000000146", first_name="A", last_name="B",
+            now=BASE_TIME,
+        )  # fmt: skip
+        assert hes_repo.has_persons(conn, "live")
+        assert not hes_repo.has_persons(conn, "test")
+        assert not hes_repo.has_persons(conn, "live", excluding={"10000000146"})
+        assert hes_repo.has_persons(conn, "live", excluding={"10000000078"})

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from saglik.domain.methods import ALL_METHODS
+from saglik.services.accounts import AccountService
 from tests.conftest import LiveServer
 from tests.web.admin_support import (
     Admin,
@@ -78,6 +79,30 @@ def test_add_an_institution_and_list_it(
     )
     listed = ok(admin.get("/institutions"))["institutions"]
     assert created in listed
+
+
+def test_adding_answers_from_what_was_added_without_reading_everything_again(
+    admin: Admin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_rereading(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("read again after adding")
+
+    monkeypatch.setattr(AccountService, "list_institutions", no_rereading)
+    monkeypatch.setattr(AccountService, "user", no_rereading)
+    name = unique("Kurum")
+    created = ok(admin.post("/institutions", {"name": name}), 201)
+    assert created == {"name": name, "created_at": "2026-06-15T09:00:00+00:00", "users": 0}
+    body = {"username": unique("u"), "institution": name, "env": "live", "methods": []}
+    user = ok(admin.post("/users", body), 201)
+    assert (user["username"], user["institution"], user["env"], user["methods"]) == (
+        body["username"],
+        name,
+        "live",
+        [],
+    )
+    monkeypatch.undo()
+    user.pop("password")
+    assert ok(admin.get("/users/{env}/{username}", path=user_path(user))) == user
 
 
 def test_the_user_count_of_an_institution(admin: Admin, institution: str) -> None:
@@ -237,6 +262,10 @@ def test_a_duplicate_user_is_a_conflict(admin: Admin, institution: str) -> None:
         ({"all_methods": True, "province_code": 82}, {"province_code"}),
         ({"all_methods": True, "province_code": "6"}, {"province_code"}),
         ({"all_methods": True, "username": "a/b"}, {"username"}),
+        ({"all_methods": True, "username": "with space"}, {"username"}),
+        ({"all_methods": True, "username": "a:b"}, {"username"}),
+        ({"all_methods": True, "username": "x" * 101}, {"username"}),
+        ({"all_methods": True, "username": ""}, {"username"}),
         ({"all_methods": True, "password": "chosen-password-123"}, {"password"}),
     ],
 )

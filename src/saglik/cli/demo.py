@@ -19,7 +19,15 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from saglik.cli.context import clear_errors, clock, console, fail, known_env, migrated_engine
+from saglik.cli.context import (
+    change_log,
+    clear_errors,
+    clock,
+    console,
+    fail,
+    known_env,
+    migrated_engine,
+)
 from saglik.services import demo
 from saglik.services.demo import DemoError, DemoSummary
 
@@ -80,6 +88,11 @@ GENERATE_HELP = (
     "\n\n"
     "The data is invented: a generated identity number or name that matches a real person's does "
     "so by chance. Nothing personal is printed, only counts."
+    "\n\n"
+    "An environment that already holds persons no earlier demo run wrote (the change log records "
+    "every run) is refused, since a generated identity number that matches a real person's would "
+    "overwrite them; --force writes into it anyway. The test environment's fixture persons do not "
+    "count: they are never overwritten."
 )
 
 
@@ -100,10 +113,24 @@ def generate(
             help="The day every instant is counted back from (00:00 UTC); default: today (UTC).",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Write into an environment that holds persons no earlier demo run wrote "
+            "(their data may be overwritten).",
+        ),
+    ] = False,
 ) -> None:
     """Typer shows GENERATE_HELP; the command only wires the service to a progress bar."""
     day = _anchor(anchor)
     engine = migrated_engine()
+    if not force:
+        with clear_errors():
+            try:
+                demo.check_target(engine, env)  # before the progress bar: one line, nothing else
+            except DemoError as exc:
+                fail(str(exc))
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -125,6 +152,8 @@ def generate(
                 env=env,
                 anchor=day,
                 progress=lambda done, _total: bar.update(task, completed=done),
+                force=force,
+                changes=change_log(),
             )
         except DemoError as exc:
             fail(str(exc))

@@ -32,6 +32,36 @@ class IssuedCredential:
     """Shown once to the operator; only its hash is kept."""
 
 
+@dataclass(frozen=True)
+class AddedUser(IssuedCredential):
+    """What ``add_user`` returns: the credential, and the user as stored."""
+
+    user: UserRecord
+
+
+@dataclass(frozen=True)
+class AddedInstitution:
+    """What ``add_institution`` stored (it has no users yet)."""
+
+    id: int
+    name: str
+    created_at: datetime
+
+
+USERNAME_RULE = "username must be 1-100 printable characters, without spaces, ':' or '/'"
+
+
+def valid_username(name: str) -> bool:
+    """The one username rule, of the CLI, the operator API's bodies and its paths: ``:`` ends the
+    name in HTTP Basic credentials, and ``/`` would split the API's ``/users/{env}/{username}``;
+    a non-printable character (NUL, which PostgreSQL refuses in text) never reaches the store."""
+    return (
+        0 < len(name) <= 100
+        and name.isprintable()
+        and not any(c.isspace() or c in ":/" for c in name)
+    )
+
+
 def _check_env(env: str) -> None:
     if env not in ENVIRONMENTS:
         raise InvalidAccountError(f"environment must be one of {', '.join(ENVIRONMENTS)}")
@@ -118,16 +148,17 @@ class AccountService:
         self._clock = clock
         self._changes = changes
 
-    def add_institution(self, name: str) -> int:
+    def add_institution(self, name: str) -> AddedInstitution:
         name = " ".join(name.split())
         if not name:
             raise InvalidAccountError("institution name must not be blank")
         if len(name) > 200:
             raise InvalidAccountError("institution name must be at most 200 characters")
+        now = self._clock.now()
         with self._engine.begin() as conn:
-            institution = accounts_repo.add_institution(conn, name, self._clock.now())
+            institution = accounts_repo.add_institution(conn, name, now)
             self._changes.record(conn, entity="institution", action="add", target=name)
-            return institution
+        return AddedInstitution(id=institution, name=name, created_at=now)
 
     def list_institutions(self) -> list[tuple[int, str, datetime, int]]:
         with self._engine.connect() as conn:
@@ -145,16 +176,11 @@ class AccountService:
         district_code: int | None = None,
         ip_allowlist: Iterable[str] = (),
         rate_limit: str | None = None,
-    ) -> IssuedCredential:
+    ) -> AddedUser:
+        """The new user's credential, with the user as stored."""
         _check_env(env)
-        if (
-            not username
-            or len(username) > 100
-            or any(c.isspace() or c == ":" or not c.isprintable() for c in username)
-        ):
-            raise InvalidAccountError(
-                "username must be 1-100 printable characters, without spaces or ':'"
-            )
+        if not valid_username(username):
+            raise InvalidAccountError(USERNAME_RULE)
         if password is not None and len(password) < 12:
             raise InvalidAccountError("password must be at least 12 characters")
         chosen = _check_methods(methods)
@@ -176,15 +202,16 @@ class AccountService:
                 ip_allowlist=networks,
                 rate_limit=limit,
             )
+            user = self._user(conn, env, username)
             self._changes.record(
                 conn,
                 entity="service_user",
                 action="add",
                 env=env,
                 target=username,
-                after=_settings(self._user(conn, env, username)),
+                after=_settings(user),
             )
-        return IssuedCredential(username=username, env=env, password=secret)
+        return AddedUser(username=username, env=env, password=secret, user=user)
 
     def _user(self, conn: Connection, env: str, username: str) -> UserRecord:
         user = accounts_repo.find_user(conn, env, username)
@@ -260,6 +287,9 @@ class AccountService:
             )
         return IssuedCredential(username=username, env=env, password=secret)
 
-    def list_users(self) -> list[UserRecord]:
+    def list_users(self, env: str | None = None) -> list[UserRecord]:
+        """Every user, or those of ``env``; by environment and username."""
+        if env is not None:
+            _check_env(env)
         with self._engine.connect() as conn:
-            return accounts_repo.list_users(conn)
+            return accounts_repo.list_users(conn, env=env)

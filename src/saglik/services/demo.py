@@ -21,7 +21,7 @@ from importlib import resources
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
 from saglik.data.tables import obs_tables, provinces
 from saglik.domain.clock import Clock
@@ -37,11 +37,11 @@ from saglik.domain.population import (
     generate_population,
 )
 from saglik.domain.records import CodeRow, EventRow, PersonRow
+from saglik.services.changes import SYSTEM, ChangeLog, store_pseudonymizer
 from saglik.services.fixtures import hes_fixtures
 from saglik.services.obs import CauseInput
 from saglik.services.obs_fixtures import obs_fixtures
-from saglik.store import bulk_repo
-from saglik.store.schema import districts, persons
+from saglik.store import bulk_repo, changes_repo, hes_repo
 
 log = logging.getLogger("saglik.demo")
 
@@ -125,19 +125,49 @@ def reserved_identity_numbers() -> frozenset[str]:
 
 
 def load_districts(engine: Engine) -> dict[int, list[int]]:
-    """Plate → district codes, as ``saglik refdata import`` loaded them (empty if it was not)."""
-    found: dict[int, list[int]] = {}
+    """Plate → district codes (ascending), as ``saglik refdata import`` loaded them (empty if it
+    was not)."""
     with engine.connect() as conn:
-        rows = conn.execute(select(districts.c.plate, districts.c.code).order_by(districts.c.code))
-        for plate, code in rows:
-            found.setdefault(int(plate), []).append(int(code))
+        plates = bulk_repo.district_plates(conn)
+    found: dict[int, list[int]] = {}
+    for code, plate in sorted(plates.items()):
+        found.setdefault(plate, []).append(code)
     return found
 
 
 def has_persons(engine: Engine, env: str) -> bool:
     with engine.connect() as conn:
-        found = conn.execute(select(persons.c.id).where(persons.c.env == env).limit(1)).first()
-    return found is not None
+        return hes_repo.has_persons(conn, env)
+
+
+DEMO_ENTITY = "demo"
+"""The change log's entity for a demo run: one ``generate`` entry per run, before its first batch,
+so the guard of the next run knows the environment's persons may be demo persons."""
+
+
+def _earlier_demo_run(conn: Connection, env: str) -> bool:
+    return changes_repo.has_change(conn, entity=DEMO_ENTITY, env=env)
+
+
+def check_target(engine: Engine, env: str) -> None:
+    """``generate``'s refusal of an environment with persons no demo run wrote, on its own: for
+    a caller that wants to refuse before it starts showing progress."""
+    with engine.connect() as conn:
+        _check_not_real(conn, env)
+
+
+def _check_not_real(conn: Connection, env: str) -> None:
+    """Refuse an environment holding persons no demo run wrote: a generated identity number that
+    matches a real person's would overwrite their names and consent, and could register a death
+    for them. The test environment's fixture persons do not count (they are never overwritten)."""
+    if not hes_repo.has_persons(conn, env, excluding=reserved_identity_numbers()):
+        return
+    if _earlier_demo_run(conn, env):
+        return
+    raise DemoError(
+        f"the {env} environment already holds persons that no demo run wrote: a demo person "
+        "could overwrite one of them (use --force to write into it anyway)"
+    )
 
 
 @contextlib.contextmanager
@@ -193,11 +223,16 @@ def generate(
     progress: Progress | None = None,
     anchor: date | None = None,
     batch: int = BATCH,
+    force: bool = False,
+    changes: ChangeLog | None = None,
 ) -> DemoSummary:
     """Generate ``persons`` persons and write them into ``env``.
 
     The anchor is ``anchor`` at 00:00 UTC, by default the clock's current UTC date: the same seed
-    on the same day gives the same store; ``anchor`` reproduces another day's."""
+    on the same day gives the same store; ``anchor`` reproduces another day's.
+
+    An environment that holds persons is refused unless an earlier run wrote into it (the change
+    log says so) or ``force``; the run is logged through ``changes`` (by default as ``system``)."""
     if env not in ENVIRONMENTS:
         raise DemoError(f"env must be one of {', '.join(ENVIRONMENTS)}")
     if persons < 0 or not 1 <= years <= 100 or batch < 1:
@@ -209,6 +244,17 @@ def generate(
         if anchor is None
         else datetime(anchor.year, anchor.month, anchor.day, tzinfo=UTC)
     )
+    log_to = changes or ChangeLog(SYSTEM, clock, store_pseudonymizer(engine))
+    with engine.begin() as conn:
+        if not force:
+            _check_not_real(conn, env)
+        log_to.record(
+            conn,
+            entity=DEMO_ENTITY,
+            action="generate",
+            env=env,
+            after={"seed": seed, "persons": persons, "years": years, "anchor": moment},
+        )
     population = generate_population(
         tables(),
         seed=seed,

@@ -158,8 +158,12 @@ def find_user(conn: Connection, env: str, username: str) -> UserRecord | None:
     return _record(row, _methods(conn, [row.id])[row.id])
 
 
-def list_users(conn: Connection) -> list[UserRecord]:
-    rows = conn.execute(_user_query().order_by(service_users.c.env, service_users.c.username)).all()
+def list_users(conn: Connection, env: str | None = None) -> list[UserRecord]:
+    """Every user, or those of ``env``; by environment and username."""
+    query = _user_query().order_by(service_users.c.env, service_users.c.username)
+    if env is not None:
+        query = query.where(service_users.c.env == env)
+    rows = conn.execute(query).all()
     methods = _methods(conn, [r.id for r in rows])
     return [_record(r, methods[r.id]) for r in rows]
 

@@ -72,3 +72,13 @@ def list_changes(
     if subject_ref is not None:
         query = query.where(operator_changes.c.subject_ref == subject_ref)
     return [ChangeRecord(**row._mapping) for row in conn.execute(query)]
+
+
+def has_change(conn: Connection, *, entity: str, env: str) -> bool:
+    """Whether the log holds any change of this kind in this environment."""
+    found = conn.execute(
+        select(operator_changes.c.id)
+        .where(operator_changes.c.entity == entity, operator_changes.c.env == env)
+        .limit(1)
+    ).first()
+    return found is not None

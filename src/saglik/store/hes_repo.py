@@ -329,3 +329,12 @@ def cancel_code(conn: Connection, code_id: int, at: datetime) -> bool:
         .values(cancelled_at=at)
     )
     return bool(result.rowcount)
+
+
+def has_persons(conn: Connection, env: str, *, excluding: Iterable[str] = ()) -> bool:
+    """Whether ``env`` holds a person, not counting those with an identity number in
+    ``excluding`` (a few dozen at most: they are one ``NOT IN``)."""
+    query = select(persons.c.id).where(persons.c.env == env)
+    if skipped := sorted(set(excluding)):
+        query = query.where(persons.c.identity_number.not_in(skipped))
+    return conn.execute(query.limit(1)).first() is not None

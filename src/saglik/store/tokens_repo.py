@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
 
 from saglik.store.accounts_repo import DuplicateError, NotFoundError
 from saglik.store.schema import operator_tokens
@@ -18,10 +19,22 @@ class TokenRecord:
     revoked_at: datetime | None
 
 
+def _name_taken(conn: Connection, name: str) -> bool:
+    found = conn.execute(select(operator_tokens.c.id).where(operator_tokens.c.name == name))
+    return found.first() is not None
+
+
 def add_token(conn: Connection, name: str, digest: str, now: datetime) -> None:
-    if conn.execute(select(operator_tokens.c.id).where(operator_tokens.c.name == name)).first():
-        raise DuplicateError(f"a token named {name!r} exists (revoke it or pick another name)")
-    conn.execute(operator_tokens.insert().values(name=name, token_hash=digest, created_at=now))
+    """The check gives the usual refusal; the unique index gives the same one to the second of two
+    concurrent creations with one name (a digest is 256 random bits: only the name can clash).
+    On PostgreSQL that leaves the caller's transaction aborted, to be rolled back."""
+    duplicate = DuplicateError(f"a token named {name!r} exists (revoke it or pick another name)")
+    if _name_taken(conn, name):
+        raise duplicate
+    try:
+        conn.execute(operator_tokens.insert().values(name=name, token_hash=digest, created_at=now))
+    except IntegrityError:
+        raise duplicate from None  # the database's message quotes the digest
 
 
 def active_name(conn: Connection, digest: str) -> str | None:

@@ -43,18 +43,15 @@ def routes(services: ServiceFactory) -> list[Route]:
 
         def work() -> InstitutionOut:
             added = accounts.add_institution(data.name)
-            for id_, name, created, users in accounts.list_institutions():
-                if id_ == added:
-                    return InstitutionOut(name=name, created_at=created, users=users)
-            raise AssertionError("an institution just added is listed")
+            return InstitutionOut(name=added.name, created_at=added.created_at, users=0)
 
         return ok(await in_thread(work), 201)
 
     @endpoint
     async def list_users(request: Request) -> Response:
         wanted = reading.query(request, UsersQuery).env
-        users = await in_thread(services.of(request).accounts.list_users)
-        return ok(UserList(users=[UserOut.of(u) for u in users if wanted in (None, u.env)]))
+        users = await in_thread(lambda: services.of(request).accounts.list_users(wanted))
+        return ok(UserList(users=[UserOut.of(u) for u in users]))
 
     @endpoint
     async def add_user(request: Request) -> Response:
@@ -72,7 +69,7 @@ def routes(services: ServiceFactory) -> list[Route]:
                 ip_allowlist=data.ip_allowlist,
                 rate_limit=data.rate_limit,
             )
-            user = UserOut.of(accounts.user(data.env, data.username))
+            user = UserOut.of(issued.user)
             return IssuedUser(**user.model_dump(), password=issued.password)
 
         return ok(await in_thread(work), 201)

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from saglik.services.accounts import USERNAME_RULE, valid_username
 from saglik.services.obs import DeathFormInput
 
 Env = Literal["live", "test"]
@@ -40,6 +41,13 @@ def _no_nul(value: str) -> str:
     """PostgreSQL text cannot hold NUL: refuse it here, on every backend alike."""
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _username(value: str) -> str:
+    """The services' one username rule, checked with the body's other fields."""
+    if not valid_username(value):
+        raise ValueError(USERNAME_RULE)
     return value
 
 
@@ -98,8 +106,9 @@ class InstitutionIn(Body):
 
 
 class UserIn(Body):
-    username: Annotated[Text, Field(min_length=1, max_length=100, pattern=r"^[^/]*$")]
-    """No ``/``: the user is addressed as ``/users/{env}/{username}``."""
+    username: Annotated[str, AfterValidator(_username)]
+    """``valid_username``: among the rest, no ``/`` (the user is addressed as
+    ``/users/{env}/{username}``)."""
     institution: Annotated[Text, Field(min_length=1, max_length=200)]
     env: Env
     methods: list[MethodName] | None = Field(default=None, max_length=100)

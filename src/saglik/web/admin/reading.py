@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from saglik.domain.methods import ENVIRONMENTS
+from saglik.services.accounts import valid_username
 from saglik.web.admin.errors import ApiError, invalid
 
 M = TypeVar("M", bound=BaseModel)
@@ -63,11 +64,7 @@ def path_username(request: Request) -> str:
     """A username as the services accept one; anything else names no user (and must not reach
     the store: PostgreSQL refuses NUL in text)."""
     username = str(request.path_params["username"])
-    if (
-        not username
-        or len(username) > 100
-        or any(c.isspace() or c == ":" or not c.isprintable() for c in username)
-    ):
+    if not valid_username(username):
         raise ApiError(404, "no such user")
     return username
 
