@@ -33,6 +33,8 @@ BULK_MAX = 500
 DEFAULT_VALIDITY = timedelta(days=365)
 RISK_KINDS = ("case", "contact")
 NAMES = ("first_name", "last_name")
+PCR_NEGATIVE = hes_repo.NEGATIVE
+"""The ``result`` of a negative PCR in a person view's events."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, PlainSerializer
 from starlette.responses import Response
 
-from saglik.services.hes import CodeView, PersonView
+from saglik.services.hes import PCR_NEGATIVE, CodeView, PersonView
 from saglik.services.obs import StoredForm, submitted_form
 from saglik.store.accounts_repo import UserRecord
-from saglik.store.hes_repo import NEGATIVE
 
 
 def iso(moment: datetime) -> str:
@@ -106,13 +105,7 @@ class CodeOut(BaseModel):
 
     @classmethod
     def of(cls, view: CodeView) -> CodeOut:
-        return cls(
-            code=view.code,
-            created_at=view.created_at,
-            expires_at=view.expires_at,
-            cancelled_at=view.cancelled_at,
-            status=view.status,
-        )
+        return cls.model_validate(view, from_attributes=True)
 
 
 class CodeList(BaseModel):
@@ -180,7 +173,7 @@ class Events(BaseModel):
             ],
             infections=[InfectionOut(diagnosed_at=e["diagnosed_at"]) for e in events["infections"]],
             pcr_results=[
-                PcrOut(negative=e["result"] == NEGATIVE, sampled_at=e["sampled_at"])
+                PcrOut(negative=e["result"] == PCR_NEGATIVE, sampled_at=e["sampled_at"])
                 for e in events["pcr_results"]
             ],
             risk_periods=[
