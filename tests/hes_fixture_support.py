@@ -1,4 +1,4 @@
-"""The HES test-fixture categories as the tests expect them (DESIGN §4.6), written out by hand so
+"""The HES test-fixture categories as the tests expect them (contract §4.6), written out by hand so
 a test compares the shipped fixtures against the document rather than against themselves. The CLI,
 service and web fixture tests used to spell the list out each."""
 

@@ -1,4 +1,4 @@
-"""DESIGN §2: the client depends only on its own wire models, never on the server side."""
+"""contract §2: the client depends only on its own wire models, never on the server side."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""HES query rules (DESIGN §4.5): what one code answers at one instant."""
+"""HES query rules (contract §4.5): what one code answers at one instant."""
 
 from __future__ import annotations
 

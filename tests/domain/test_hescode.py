@@ -1,4 +1,4 @@
-"""HES code shape (DESIGN §4.3): generated codes, the lookup form, the display form."""
+"""HES code shape (contract §4.3): generated codes, the lookup form, the display form."""
 
 from __future__ import annotations
 

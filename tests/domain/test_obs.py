@@ -1,4 +1,4 @@
-"""ÖBS domain rules (DESIGN §5): parameter parsing with Turkish messages, Istanbul days, and the
+"""ÖBS domain rules (contract §5): parameter parsing with Turkish messages, Istanbul days, and the
 scope rule (deaths in the area plus deaths elsewhere of people residing in it)."""
 
 from __future__ import annotations

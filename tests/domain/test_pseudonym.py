@@ -1,4 +1,4 @@
-"""Pseudonymous subject references (DESIGN §3 Audit): keyed, stable, never the clear value."""
+"""Pseudonymous subject references (contract §3 Audit): keyed, stable, never the clear value."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Turkish text (DESIGN §7, §4.5): casing, NFC, whitespace, masks."""
+"""Turkish text (contract §7, §4.5): casing, NFC, whitespace, masks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ÖBS scope on service users (DESIGN §5.3): a plate code 1–81, optionally one of that province's
+"""ÖBS scope on service users (contract §5.3): a plate code 1–81, optionally one of that province's
 districts; anything else is refused before the user is stored."""
 
 from __future__ import annotations

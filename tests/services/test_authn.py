@@ -1,4 +1,4 @@
-"""Who is calling (DESIGN §3, §8): Basic credentials → a principal, a verified-credential cache
+"""Who is calling (contract §3, §8): Basic credentials → a principal, a verified-credential cache
 that every credential change empties at once, IP allow-lists and per-method rights."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Test-environment fixtures (DESIGN §4.6): one code per category, stable, idempotent to apply,
+"""Test-environment fixtures (contract §4.6): one code per category, stable, idempotent to apply,
 and valid relative to whatever "now" the clock says."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The HES query operations (DESIGN §4) over a real store: single, bulk, plus and visitor checks,
+"""The HES query operations (contract §4) over a real store: single, bulk, plus and visitor checks,
 and the data entry behind them."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Risky-visitor reports to the Ministry of Interior (DESIGN §4.5): delivered at least once,
+"""Risky-visitor reports to the Ministry of Interior (contract §4.5): delivered at least once,
 signed with HMAC-SHA256 of the body, retried with backoff when the receiver fails."""
 
 from __future__ import annotations

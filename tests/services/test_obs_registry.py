@@ -1,4 +1,4 @@
-"""The ÖBS registry (operator side, DESIGN §5.5): what a death form must be to be accepted, clear
+"""The ÖBS registry (operator side, contract §5.5): what a death form must be to be accepted, clear
 refusals that never echo personal data, unguessable numbers, corrections and status changes."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Group commit of audit records (DESIGN §3 Audit, §8): every submitted record is committed before
+"""Group commit of audit records (contract §3 Audit, §8): every submitted record is committed before
 its submitter goes on, many records share one transaction, and a failing store fails every waiter
 instead of leaving one hanging."""
 

@@ -1,4 +1,4 @@
-"""Alembic migrations (DESIGN §2): upgrade gives exactly schema.py on both backends, downgrade to
+"""Alembic migrations (contract §2): upgrade gives exactly schema.py on both backends, downgrade to
 base removes everything, and upgrading again gives the same schema."""
 
 from __future__ import annotations

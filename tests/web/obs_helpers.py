@@ -1,4 +1,4 @@
-"""Helpers for the black-box ÖBS tests (DESIGN §5): wire paths, envelope assertions, unique test
+"""Helpers for the black-box ÖBS tests (contract §5): wire paths, envelope assertions, unique test
 people and days, and death forms registered through the operator service the server reads.
 
 Everything here talks to the server over its socket (``server.base_url``) or writes/reads the

@@ -274,7 +274,7 @@ def test_codes_of_an_unknown_person_are_404(admin: Admin) -> None:
 def test_a_cancelled_code_is_not_found_on_the_gateway(
     server: LiveServer, admin: Admin, operator_token: Token, live: Caller
 ) -> None:
-    """DESIGN §4.4 and hes.yaml: an unknown, cancelled or malformed code is ``hescodenotfound``."""
+    """contract §4.4, hes.yaml: an unknown, cancelled or malformed code is ``hescodenotfound``."""
     tckn = add_person(admin)
     code = issue(admin, tckn)["code"]
     assert live.check("check-employee-hes-code", code).status_code == 200

@@ -1,4 +1,4 @@
-"""Audit and logs (DESIGN §3): every call leaves exactly one append-only audit record with
+"""Audit and logs (contract §3): every call leaves exactly one append-only audit record with
 pseudonymous subject references, and nothing personal reaches a log."""
 
 from __future__ import annotations

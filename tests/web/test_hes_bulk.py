@@ -1,4 +1,4 @@
-"""Bulk methods over the wire (DESIGN §4.1): ``check-hes-codes`` and ``check-hes-codes-plus`` —
+"""Bulk methods over the wire (contract §4.1): ``check-hes-codes`` and ``check-hes-codes-plus`` —
 1..500 items, success_map and unsuccess_map as top-level siblings keyed exactly as sent."""
 
 from __future__ import annotations

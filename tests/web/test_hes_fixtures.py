@@ -1,4 +1,4 @@
-"""Test-environment fixtures (DESIGN §4.6): one code per category of the document's table, plus
+"""Test-environment fixtures (contract §4.6): one code per category of the document's table, plus
 an expired one, one without consent and a plain riskless one — each answering on the test path
 with what its category implies, relative to "now", however far the clock has moved."""
 

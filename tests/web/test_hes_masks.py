@@ -1,4 +1,4 @@
-"""Masks of names and identity numbers as the wire shows them (DESIGN §4.5, §7): Turkish casing,
+"""Masks of names and identity numbers as the wire shows them (contract §4.5, §7): Turkish casing,
 NFC before slicing, one mask per word."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``check-hes-code-plus`` rules over the wire, driven by the server's clock (DESIGN §4.5)."""
+"""``check-hes-code-plus`` rules over the wire, driven by the server's clock (contract §4.5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Risky-visitor reports to the Ministry of Interior (DESIGN §4.5): written to the outbox with the
+"""Risky-visitor reports to the Ministry of Interior (contract §4.5): written to the outbox with the
 audit record, delivered signed to a real HTTP receiver, retried with backoff until acknowledged."""
 
 from __future__ import annotations

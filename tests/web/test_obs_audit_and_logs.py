@@ -1,4 +1,4 @@
-"""Audit and logs of the ÖBS service (DESIGN §3): every call leaves exactly one audit record with
+"""Audit and logs of the ÖBS service (contract §3): every call leaves exactly one audit record with
 pseudonymous subject references; no identity number, passport number, form number or name reaches
 the audit tables or the logs — even though ÖBS carries them in the query string."""
 

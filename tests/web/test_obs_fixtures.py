@@ -1,4 +1,4 @@
-"""The ÖBS sandbox fixtures (DESIGN §5.6): every listed form answers on the test path as its
+"""The ÖBS sandbox fixtures (contract §5.6): every listed form answers on the test path as its
 category promises — citizen, foreigner, forensic, maternal, out-of-province, corrected."""
 
 from __future__ import annotations

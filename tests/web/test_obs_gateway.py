@@ -1,4 +1,4 @@
-"""The gateway in front of the ÖBS methods (DESIGN §3, ÖBS document): any refusal — wrong or
+"""The gateway in front of the ÖBS methods (contract §3, ÖBS document): any refusal — wrong or
 missing credentials, unknown user, no right on the method, address not allowed, the other
 environment's credential — is one HTTP 500 with one body; over the limit is 429 with Retry-After;
 live and test data are apart."""

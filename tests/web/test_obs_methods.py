@@ -1,4 +1,4 @@
-"""The ten ÖBS methods over the wire (DESIGN §5.1, §5.2, §5.4, §5.5): the ServisSonucu envelope,
+"""The ten ÖBS methods over the wire (contract §5.1, §5.2, §5.4, §5.5): the ServisSonucu envelope,
 the DTOs in their key order, Istanbul local datetimes, not found, invalid parameters, the by-date
 feeds, case-insensitive names and Turkish-aware name matching."""
 

@@ -4,7 +4,7 @@ credentials not even the documented authorization 500), every answer is document
 content type, headers, body schema), requests the spec calls valid are never answered as invalid
 parameters, and wrong credentials always get the documented 500, byte for byte.
 
-ÖBS answers invalid parameters with HTTP 200 and State 0 (DESIGN §5.1), and trims white space
+ÖBS answers invalid parameters with HTTP 200 and State 0 (contract §5.1), and trims white space
 around them as the original ASP.NET service does, so schemathesis' ``negative_data_rejection``
 (which expects a 4xx) does not apply; negative requests are held to no-5xx and conformance.
 

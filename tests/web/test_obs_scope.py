@@ -1,4 +1,4 @@
-"""Object-level authorization on ÖBS (DESIGN §5.3): a service user bound to a province, or to a
+"""Object-level authorization on ÖBS (contract §5.3): a service user bound to a province, or to a
 district of it, sees deaths that occurred in the area plus deaths elsewhere of people residing in
 it; nothing else. Out of scope reads byte for byte like a record that does not exist."""
 

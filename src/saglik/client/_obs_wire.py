@@ -1,4 +1,4 @@
-"""ÖBS requests and answers as pure functions (DESIGN §5), shared by both client flavours."""
+"""ÖBS requests and answers as pure functions (contract §5), shared by both client flavours."""
 
 from __future__ import annotations
 

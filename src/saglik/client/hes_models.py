@@ -1,4 +1,4 @@
-"""HES results as typed values (DESIGN §4.2), parsed from the wire with its own field names."""
+"""HES results as typed values (contract §4.2), parsed from the wire with its own field names."""
 
 from __future__ import annotations
 

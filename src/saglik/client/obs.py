@@ -1,4 +1,4 @@
-"""The ÖBS death notification query client (DESIGN §5), blocking and asyncio.
+"""The ÖBS death notification query client (contract §5), blocking and asyncio.
 
 State 2 (UYARI) raises :class:`ObsNotFound` — including a record outside the caller's scope,
 which the service deliberately does not tell apart; State 0 (HATA) raises :class:`ObsInvalid`

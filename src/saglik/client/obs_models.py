@@ -1,4 +1,4 @@
-"""ÖBS answers as typed values (DESIGN §5.4).
+"""ÖBS answers as typed values (contract §5.4).
 
 Attributes are the wire's PascalCase names in snake_case (``OlumIlKodu`` → ``olum_il_kodu``), so
 the service's documentation stays the reference. Datetimes on the wire are Europe/Istanbul local

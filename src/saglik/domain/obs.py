@@ -1,4 +1,4 @@
-"""ÖBS rules (DESIGN §5): the death record model, parameter validation and the scope rule.
+"""ÖBS rules (contract §5): the death record model, parameter validation and the scope rule.
 
 Enum *values* are the wire integers; their Turkish names live in ``data/obs_tables.json`` so the
 official SKRS tables can replace them without touching code.

@@ -1,4 +1,4 @@
-"""The HES query operations (DESIGN §4): single, bulk, plus, and the data entry behind them."""
+"""The HES query operations (contract §4): single, bulk, plus, and the data entry behind them."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ class HesQueryService:
         self, env: str, sent_code: str, visit: Visit
     ) -> tuple[SingleOutcome, str | None]:
         """The visitor check and, when it answers RISKY, the report owed to the Ministry of
-        Interior (the caller commits it with the audit record, DESIGN §4.5)."""
+        Interior (the caller commits it with the audit record, contract §4.5)."""
         outcome = self.check(env, sent_code, plus=False)
         result = outcome.result
         if result is None or result.current_health_status is not HealthStatus.RISKY:
@@ -297,7 +297,7 @@ class HesDataService:
         return chosen, expires
 
     def cancel_code(self, env: str, code: str) -> None:
-        """A cancelled code answers ``hescodenotfound`` from now on (DESIGN §4.4)."""
+        """A cancelled code answers ``hescodenotfound`` from now on (contract §4.4)."""
         key = hescode.lookup_key(code)
         if key is None:
             raise HesDataError("a code is 10 characters A-Z 0-9")

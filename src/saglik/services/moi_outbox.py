@@ -1,4 +1,4 @@
-"""Risky-visitor reports to the Ministry of Interior (DESIGN §4.5): an outbox written in the
+"""Risky-visitor reports to the Ministry of Interior (contract §4.5): an outbox written in the
 audit transaction, delivered at least once, signed, with retries and backoff.
 
 The transport is injected (a ``Sender``), so this module knows nothing of HTTP.

@@ -1,4 +1,4 @@
-"""The gateway in front of every G2G method (DESIGN §3): who is calling, may they call this, how
+"""The gateway in front of every G2G method (contract §3): who is calling, may they call this, how
 often, and the audit record that must be committed before any answer leaves."""
 
 from __future__ import annotations

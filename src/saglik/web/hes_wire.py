@@ -1,5 +1,5 @@
 """HES wire formats: request validation (one model per method) and result rendering (field order
-and date formats exactly as DESIGN §4.2)."""
+and date formats exactly as contract §4.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ÖBS routes: ``GET /services/g2g[/test]/saglik/OBS/<Method>`` (DESIGN §5).
+"""ÖBS routes: ``GET /services/g2g[/test]/saglik/OBS/<Method>`` (contract §5).
 
 Query parameter names match case-insensitively, as on the original ASP.NET service. Any refusal
 by the gateway — wrong credentials, unknown user, no right on the method, address not allowed —

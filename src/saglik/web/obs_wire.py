@@ -1,4 +1,4 @@
-"""ÖBS wire formats (DESIGN §5.1, §5.4): the ``ServisSonucu`` envelope and the DTOs, PascalCase,
+"""ÖBS wire formats (contract §5.1, §5.4): the ``ServisSonucu`` envelope and the DTOs, PascalCase,
 enums as integers beside their names, Istanbul local datetimes without offset."""
 
 from __future__ import annotations

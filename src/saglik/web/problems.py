@@ -1,4 +1,4 @@
-"""Problem-JSON bodies in the JHipster shapes the HES service uses (DESIGN §3, §4.4)."""
+"""Problem-JSON bodies in the JHipster shapes the HES service uses (contract §3, §4.4)."""
 
 from __future__ import annotations
 
