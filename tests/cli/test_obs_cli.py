@@ -15,8 +15,7 @@ from saglik.services.obs_fixtures import obs_fixtures
 from saglik.store import accounts_repo, migrate, obs_repo
 from saglik.store.schema import death_form_history, death_forms, districts
 from tests.cli.conftest import Invoke, Store, assert_error, run_saglik
-from tests.cli.test_serve import _free_port
-from tests.conftest import DISTRICTS_CSV
+from tests.ports import free_port
 from tests.services.obs_support import valid_form
 from tests.store.readers import reading
 
@@ -36,7 +35,7 @@ def count(db: Engine, table=death_forms) -> int:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def with_districts(cli: Invoke) -> None:
-    result = cli("refdata", "import", str(DISTRICTS_CSV))
+    result = cli("refdata", "import")
     assert result.exit_code == 0, result.output
 
 
@@ -81,13 +80,34 @@ def test_user_add_help_explains_the_scope_options(cli: Invoke) -> None:
 # --- refdata -----------------------------------------------------------------------------------
 
 
-def test_refdata_import_loads_the_shared_districts(cli: Invoke, db: Engine) -> None:
-    result = cli("refdata", "import", str(DISTRICTS_CSV))
+def test_refdata_import_without_a_path_loads_the_shipped_districts(cli: Invoke, db: Engine) -> None:
+    result = cli("refdata", "import")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "973 districts loaded"
     assert count(db, districts) == 973
-    again = cli("refdata", "import", str(DISTRICTS_CSV))
+    again = cli("refdata", "import")
     assert again.stdout.strip() == "973 districts loaded"
+    assert count(db, districts) == 973
+
+
+def test_refdata_import_with_a_path_loads_that_table(
+    cli: Invoke, db: Engine, tmp_path: Path
+) -> None:
+    other = tmp_path / "districts-2027.csv"
+    other.write_text(
+        "district_code,plate,province,name\n1231,6,Ankara,Çankaya Merkez\n99001,6,Ankara,Yeni\n",
+        "utf-8",
+    )
+    result = cli("refdata", "import", str(other))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "2 districts loaded"
+    with db.connect() as conn:
+        named = dict(conn.execute(select(districts.c.code, districts.c.name)).all())
+    assert (named[1231], named[99001], len(named)) == ("Çankaya Merkez", "Yeni", 974)
+
+
+def test_a_new_store_has_the_districts_without_a_step_of_its_own(cli: Invoke, db: Engine) -> None:
+    assert cli("db", "upgrade").exit_code == 0
     assert count(db, districts) == 973
 
 
@@ -108,7 +128,7 @@ def test_refdata_import_of_a_bad_file_is_one_red_line_and_writes_nothing(
     bad = tmp_path / "bad.csv"
     bad.write_text(text, "utf-8")
     assert_error(cli("refdata", "import", str(bad)), fragment)
-    assert count(db, districts) == 0
+    assert count(db, districts) == 973  # the shipped table the new store got, and nothing else
 
 
 def test_refdata_import_of_a_file_that_is_not_utf8_is_one_red_line(
@@ -122,14 +142,22 @@ def test_refdata_import_of_a_file_that_is_not_utf8_is_one_red_line(
 # --- test records ------------------------------------------------------------------------------
 
 
-def test_test_records_table_lists_every_fixture(cli: Invoke, store_file: Store) -> None:
+def test_test_records_table_lists_every_fixture_with_what_its_lookup_takes(
+    cli: Invoke, store_file: Store
+) -> None:
     result = cli("obs", "test-records")
     assert result.exit_code == 0, result.output
     flat = " ".join(result.stdout.split())
     for fx in obs_fixtures():
-        assert fx.form_no in result.stdout
-        assert fx.referans_no in result.stdout
-        assert (fx.form.identity_number or fx.form.passport_no) in result.stdout
+        row = next(line for line in result.stdout.splitlines() if fx.form_no in line)
+        assert fx.referans_no in row
+        assert (fx.form.identity_number or fx.form.passport_no) in row
+        assert f"│ {fx.form.first_name} " in row
+        assert f"│ {fx.form.last_name} " in row
+        assert fx.form.birth_date is not None
+        assert fx.form.birth_date.isoformat() in row
+    for heading in ("first name", "last name", "born"):
+        assert heading in result.stdout
     for word in ("T.C.", "vatandaşı", "pasaport", "Adli", "Anne", "İkamet", "Düzeltilmiş"):
         assert word in flat, word
     assert not store_file.path.exists(), "the table needs no store"
@@ -147,12 +175,27 @@ def test_test_records_json_has_the_six_categories(cli: Invoke) -> None:
         "İkamet ili dışında ölüm",
         "Düzeltilmiş form",
     ]
-    assert set(rows[0]) == {"category", "FormNo", "ReferansNo", "TcKimlikNo", "PasaportNo"}
-    assert rows[0]["TcKimlikNo"] == "76883560160"
-    assert rows[0]["PasaportNo"] is None
-    assert rows[1]["TcKimlikNo"] is None
-    assert rows[1]["PasaportNo"] == "C01X00T47"
-    assert {(r["FormNo"], r["ReferansNo"]) for r in rows} == {
+    assert all(
+        list(row)
+        == [
+            "category",
+            "form_no",
+            "referans_no",
+            "identity_number",
+            "passport_no",
+            "first_name",
+            "last_name",
+            "birth_date",
+        ]
+        for row in rows
+    )
+    citizen, foreigner = rows[0], rows[1]
+    assert (citizen["identity_number"], citizen["passport_no"]) == ("76883560160", None)
+    assert (citizen["first_name"], citizen["last_name"]) == ("Mehmet Emin", "Yıldız")
+    assert citizen["birth_date"] == "1941-05-02"
+    assert (foreigner["identity_number"], foreigner["passport_no"]) == (None, "C01X00T47")
+    assert (foreigner["first_name"], foreigner["last_name"]) == ("Anna Maria", "Schmidt")
+    assert {(r["form_no"], r["referans_no"]) for r in rows} == {
         (fx.form_no, fx.referans_no) for fx in obs_fixtures()
     }
 
@@ -355,8 +398,8 @@ def test_user_add_with_a_bad_scope_is_one_red_line(
 
 
 @pytest.mark.usefixtures("institution")
-def test_a_district_scope_before_districts_are_loaded_names_the_import(cli: Invoke) -> None:
-    assert_error(add_user(cli, "erken", "--il", "6", "--ilce", "1231"), "saglik refdata import")
+def test_a_district_not_in_the_table_names_the_import(cli: Invoke) -> None:
+    assert_error(add_user(cli, "erken", "--il", "6", "--ilce", "99999"), "saglik refdata import")
 
 
 # --- a store behind this version ---------------------------------------------------------------
@@ -372,7 +415,7 @@ def test_serve_refuses_a_store_at_0001_and_names_db_upgrade(
         engine.dispose()
 
     done = run_saglik(
-        ["serve", "--port", str(_free_port())], env_url=store_file.url, cwd=tmp_path, timeout=30
+        ["serve", "--port", str(free_port())], env_url=store_file.url, cwd=tmp_path, timeout=30
     )
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
@@ -396,6 +439,6 @@ def test_obs_commands_on_a_store_behind_name_db_upgrade(
     finally:
         engine.dispose()
     assert_error(cli("obs", "register", form_file(tmp_path)), "saglik db upgrade")
-    assert_error(cli("refdata", "import", str(DISTRICTS_CSV)), "saglik db upgrade")
+    assert_error(cli("refdata", "import"), "saglik db upgrade")
     assert cli("db", "upgrade").exit_code == 0
-    assert cli("refdata", "import", str(DISTRICTS_CSV)).exit_code == 0
+    assert cli("refdata", "import").exit_code == 0

@@ -1,28 +1,41 @@
-"""Shipped reference tables (DESIGN §5.4, §6): the 81 provinces and the ÖBS enum tables."""
+"""Shipped reference tables (contract §5.4, §6): the 81 provinces and the ÖBS enum tables."""
 
 from __future__ import annotations
 
 import csv
+import io
 import unicodedata
-from pathlib import Path
+from importlib import resources
 
 import pycountry
 import pytest
 
-from saglik.data.tables import obs_tables, provinces
+from saglik.data.tables import DISTRICTS_FILE, data_text, obs_tables, provinces
 from saglik.domain.turkish import nfc
-
-SHARED_PROVINCES = Path(__file__).resolve().parents[3] / "shared" / "refdata" / "tr_provinces.csv"
 
 
 def test_there_are_exactly_the_81_plate_codes() -> None:
     assert sorted(provinces()) == list(range(1, 82))
 
 
-def test_province_names_are_the_shared_reference_list() -> None:
-    with SHARED_PROVINCES.open(encoding="utf-8-sig", newline="") as f:
-        shared = {int(row["plate"]): nfc(row["name"].strip()) for row in csv.DictReader(f)}
-    assert provinces() == shared
+def test_province_names_are_those_of_the_shipped_district_table() -> None:
+    """Two tables from two sources (ours and turkiye-api's districts) name each plate alike."""
+    text = data_text(DISTRICTS_FILE)
+    named = {
+        (int(row["plate"]), nfc(row["province"].strip()))
+        for row in csv.DictReader(io.StringIO(text, newline=""))
+    }
+    assert named == set(provinces().items())
+
+
+def test_the_district_table_ships_with_its_licence_and_attribution() -> None:
+    data = resources.files("saglik.data")
+    licence = data.joinpath("LICENSE.turkiye-api.txt").read_text("utf-8")
+    assert licence.startswith("MIT License")
+    assert "Ubeyde Emir Özdemir" in licence
+    attribution = data.joinpath("ATTRIBUTION.md").read_text("utf-8")
+    assert DISTRICTS_FILE in attribution
+    assert "LICENSE.turkiye-api.txt" in attribution
 
 
 def test_province_names_are_nfc_and_trimmed() -> None:

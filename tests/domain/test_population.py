@@ -7,7 +7,6 @@ enough that a broken model (no deaths, everyone forensic, a flat age structure) 
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 import re
@@ -40,7 +39,7 @@ from saglik.domain.records import PersonRow
 from saglik.domain.tckn import is_valid_tckn
 from saglik.domain.turkish import normalize_name
 from saglik.services.obs import CauseInput
-from tests.conftest import DISTRICTS_CSV
+from saglik.services.refdata import read_districts
 
 ANCHOR = datetime(2026, 6, 15, tzinfo=UTC)
 YEARS = 5
@@ -58,9 +57,8 @@ def _tables() -> DemoTables:
 
 def _districts() -> dict[int, list[int]]:
     by_plate: dict[int, list[int]] = {}
-    with DISTRICTS_CSV.open(encoding="utf-8-sig", newline="") as f:
-        for row in csv.DictReader(f):
-            by_plate.setdefault(int(row["plate"]), []).append(int(row["district_code"]))
+    for code, plate, _name in read_districts():
+        by_plate.setdefault(plate, []).append(code)
     return by_plate
 
 

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import Engine
 
 from saglik.services.refdata import import_districts
-from tests.conftest import DISTRICTS_CSV
 from tests.store.backends import backend_of, blank_engine
 
 
@@ -41,5 +40,5 @@ def own_store(store: Engine, factory: pytest.TempPathFactory) -> Iterator[Engine
     """A migrated database on ``store``'s backend, with the shared districts, for one module
     (the shared store's live feeds must not see these tests' forms)."""
     with blank_engine(backend_of(store), factory.mktemp("obs"), migrated=True) as engine:
-        import_districts(engine, DISTRICTS_CSV)
+        import_districts(engine)
         yield engine

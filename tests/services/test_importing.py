@@ -507,7 +507,11 @@ def test_death_rejects(run: Run, tmp_path: Path) -> None:
         (1, "form: Value error, identity_number is not a valid T.C. Kimlik No"),
         (2, "died_at is in the future"),
         (3, "death_district: the district is not in province 6"),
-        (4, "death_district: unknown district code (load them with `saglik refdata import`)"),
+        (
+            4,
+            "death_district: unknown district code (not in the district table; "
+            "`saglik refdata import PATH` loads a newer one)",
+        ),
         (5, "referans_no: required"),
         (6, bulk_repo.FORM_NO_TAKEN),
         (

@@ -1,4 +1,4 @@
-"""The ten ÖBS queries at the service layer (DESIGN §5.2–5.3, 5.6): found in scope, reads like
+"""The ten ÖBS queries at the service layer (contract §5.2–5.3, 5.6): found in scope, reads like
 nothing out of scope, pseudonymous subject references, Turkish refusals, and the fixtures."""
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from saglik.services.refdata import import_districts
 from saglik.store import state
 from saglik.store.schema import death_causes, death_form_history, death_forms
 from tests.change_support import change_log
-from tests.conftest import DISTRICTS_CSV
 from tests.services.obs_support import own_store, valid_form
 from tests.store.backends import backend_of, blank_engine
 
@@ -470,7 +469,7 @@ def test_a_district_imported_after_a_lookup_is_named_in_the_next(
         before = by_citizen(service, EVERYONE, full=False)
         assert before.value is not None
         assert before.value.district_names == {}
-        import_districts(engine, DISTRICTS_CSV)
+        import_districts(engine)
         after = by_citizen(service, EVERYONE, full=False)
         assert after.value is not None
         assert after.value.district_names == {1231: "Çankaya"}

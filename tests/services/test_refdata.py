@@ -1,5 +1,6 @@
-"""District reference data (DESIGN §6): the shared CSV loads, and a bad file is refused whole,
-before anything is written."""
+"""District reference data (contract §6): the shipped table loads, a new store gets it without
+a step of its own, another table can be loaded over it, and a bad file is refused whole, before
+anything is written."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from saglik.services.refdata import RefdataError, import_districts, read_districts
+from saglik.services.bootstrap import ensure_store
+from saglik.services.refdata import (
+    RefdataError,
+    ensure_districts,
+    import_districts,
+    read_districts,
+)
 from saglik.store.schema import districts
-from tests.conftest import DISTRICTS_CSV
 from tests.store.backends import backend_of, blank_engine
 
 HEADER = "district_code,plate,province,name"
@@ -34,14 +40,14 @@ def write(tmp_path: Path, text: str, name: str = "districts.csv", *, raw: bytes 
     return path
 
 
-def test_the_shared_file_loads_973_districts(db: Engine) -> None:
-    assert import_districts(db, DISTRICTS_CSV) == 973
+def test_the_shipped_table_loads_973_districts(db: Engine) -> None:
+    assert import_districts(db) == 973
     loaded = rows(db)
     assert len(loaded) == 973
     assert loaded[1231] == (6, "Çankaya")
     assert {plate for plate, _ in loaded.values()} == set(range(1, 82))
     # Safe to run again.
-    assert import_districts(db, DISTRICTS_CSV) == 973
+    assert import_districts(db) == 973
     with db.connect() as conn:
         assert conn.execute(select(func.count()).select_from(districts)).scalar_one() == 973
 
@@ -111,3 +117,36 @@ def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "", raw=f"{HEADER}\n90101,6,Ankara,Çankaya\n".encode("cp1254"))
     with pytest.raises(RefdataError, match="not UTF-8"):
         read_districts(path)
+
+
+def test_the_shipped_table_is_every_district_of_the_81_provinces() -> None:
+    shipped = read_districts()
+    assert len(shipped) == 973
+    assert len({code for code, _, _ in shipped}) == 973
+    assert {plate for _, plate, _ in shipped} == set(range(1, 82))
+    assert (1231, 6, "Çankaya") in shipped
+    assert (1421, 34, "Kadıköy") in shipped
+
+
+@pytest.fixture
+def fresh(store: Engine, tmp_path: Path) -> Iterator[Engine]:
+    with blank_engine(backend_of(store), tmp_path, migrated=False) as engine:
+        yield engine
+
+
+def test_a_store_prepared_for_use_has_the_shipped_districts(fresh: Engine) -> None:
+    ensure_store(fresh)
+    assert len(rows(fresh)) == 973
+    assert rows(fresh)[1231] == (6, "Çankaya")
+
+
+def test_ensure_districts_fills_only_an_empty_table(fresh: Engine, tmp_path: Path) -> None:
+    ensure_store(fresh)
+    assert ensure_districts(fresh) == 0
+    other = write(tmp_path, f"{HEADER}\n1231,6,Ankara,Çankaya (yeni ad)\n90020,6,Ankara,Yeni\n")
+    import_districts(fresh, other)
+    assert ensure_districts(fresh) == 0, "an operator's table is left as it is"
+    assert rows(fresh)[1231] == (6, "Çankaya (yeni ad)")
+    assert import_districts(fresh) == 973, "the shipped table puts the names back"
+    assert rows(fresh)[1231] == (6, "Çankaya")
+    assert rows(fresh)[90020] == (6, "Yeni"), "a district of another table is kept"

@@ -30,7 +30,6 @@ from saglik.store.schema import (
     risk_periods,
     vaccinations,
 )
-from tests.conftest import DISTRICTS_CSV
 from tests.store.backends import backend_of, blank_engine
 
 ENV = "live"
@@ -43,7 +42,7 @@ _rng = random.Random()
 def db(store: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """A migrated database of this module's own (counts below must see only its rows)."""
     with blank_engine(backend_of(store), tmp_path_factory.mktemp("bulk"), migrated=True) as engine:
-        import_districts(engine, DISTRICTS_CSV)
+        import_districts(engine)
         yield engine
 
 

@@ -17,7 +17,6 @@ from saglik.services.refdata import import_districts
 from saglik.store import obs_repo
 from saglik.store.prepared import ThreadConnections
 from saglik.store.schema import death_causes, death_form_history, death_forms, districts
-from tests.conftest import DISTRICTS_CSV
 from tests.store.backends import backend_of, blank_engine
 from tests.store.readers import reading
 
@@ -36,7 +35,7 @@ CANKAYA = Place(6, 1231)
 def db(store: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """A migrated database of this module's own, with the shared districts."""
     with blank_engine(backend_of(store), tmp_path_factory.mktemp("obs"), migrated=True) as engine:
-        import_districts(engine, DISTRICTS_CSV)
+        import_districts(engine)
         yield engine
 
 

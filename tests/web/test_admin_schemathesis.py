@@ -24,7 +24,7 @@ from saglik.domain.clock import ManualClock
 from saglik.services.refdata import import_districts
 from saglik.store import tokens_repo
 from saglik.web import docs
-from tests.conftest import BACKENDS, BASE_TIME, DISTRICTS_CSV, LiveServer, start_server
+from tests.conftest import BACKENDS, BASE_TIME, LiveServer, start_server
 from tests.store.backends import blank_engine
 from tests.web.fuzz_support import CONFORMANCE_CHECKS, ignored_auth_once
 
@@ -61,7 +61,7 @@ def fuzz_server(
     with blank_engine(
         request.param, tmp_path_factory.mktemp("admin-fuzz"), migrated=True
     ) as engine:
-        import_districts(engine, DISTRICTS_CSV)
+        import_districts(engine)
         with engine.begin() as conn:
             digest = hashlib.sha256(TOKEN.encode()).hexdigest()
             tokens_repo.add_token(conn, "fuzz", digest, clock.now())

@@ -29,7 +29,7 @@ from saglik.store import migrate
 from saglik.store.engine import make_engine
 from saglik.web.app import create_app
 from tests.change_support import change_log
-from tests.conftest import DISTRICTS_CSV, Credential, LiveServer, start_server
+from tests.conftest import Credential, LiveServer, start_server
 from tests.web.openapi_support import contract_spec
 
 OBS = contract_spec("obs")
@@ -63,7 +63,7 @@ PARAMETERS = {
     "GetOlumByPasaportNoFull": ["PasaportNo", "Adi", "Soyadi"],
     "GetOlumTarihiByTcKimlikNo": ["TcKimlikNo"],
 }
-"""DESIGN §5.2."""
+"""contract §5.2."""
 
 CITIZEN = {
     "TcKimlikNo": "76883560160",
@@ -478,7 +478,7 @@ def test_audit_store_unavailable_is_the_documented_503(
     """A server of its own whose audit table is gone: no answer is released without its record."""
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('noaudit') / 'saglik.db'}")
     migrate.upgrade(engine)
-    import_districts(engine, DISTRICTS_CSV)
+    import_districts(engine)
     accounts = AccountService(engine, clock, change_log(engine, clock))
     accounts.add_institution("Kurum")
     issued = accounts.add_user(

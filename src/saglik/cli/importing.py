@@ -210,8 +210,8 @@ A column that does not apply to the row's kind must be empty.
 
 DEATHS = f"""Import ÖBS death forms, keyed by FormNo and ReferansNo: a new form is registered, a
 known form whose content differs is corrected (with a history entry, as by saglik obs correct),
-a FormNo that belongs to another ReferansNo is rejected. Districts must be loaded first
-(saglik refdata import).
+a FormNo that belongs to another ReferansNo is rejected. District codes are those of the
+district table (the shipped 973, or what saglik refdata import loaded).
 
 JSON Lines: each line is the death form JSON of saglik obs register (see README) plus form_no
 and referans_no (required) and registered_at (optional; default now).

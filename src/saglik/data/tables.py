@@ -7,8 +7,12 @@ import json
 from functools import cache
 from importlib import resources
 
+DISTRICTS_FILE = "districts.csv"
+"""The 973 districts (district_code,plate,province,name), from turkiye-api (MIT; ATTRIBUTION.md)."""
 
-def _text(name: str) -> str:
+
+def data_text(name: str) -> str:
+    """A shipped data file's text."""
     return resources.files("saglik.data").joinpath(name).read_text("utf-8")
 
 
@@ -17,14 +21,14 @@ def provinces() -> dict[int, str]:
     """Plate code → province name, the 81 provinces."""
     return {
         int(row["plate"]): row["name"]
-        for row in csv.DictReader(_text("provinces.csv").splitlines())
+        for row in csv.DictReader(data_text("provinces.csv").splitlines())
     }
 
 
 @cache
 def obs_tables() -> dict[str, dict[int, str]]:
     """ÖBS code tables: table name → {wire integer: Turkish name}."""
-    raw = json.loads(_text("obs_tables.json"))
+    raw = json.loads(data_text("obs_tables.json"))
     return {
         name: {int(k): v for k, v in table.items()}
         for name, table in raw.items()

@@ -113,7 +113,8 @@ def _check_scope(conn: Connection, province: int | None, district: int | None) -
         plate = obs_repo.district_plate(conn, district)
         if plate is None:
             raise InvalidAccountError(
-                "unknown district code (load districts with `saglik refdata import`)"
+                "unknown district code (not in the district table; `saglik refdata import PATH` "
+                "loads a newer one)"
             )
         if plate != province:
             raise InvalidAccountError(f"district {district} is not in province {province}")

@@ -1,4 +1,4 @@
-"""Test-environment fixtures (DESIGN §4.6): one code per category of the document's table.
+"""Test-environment fixtures (contract §4.6): one code per category of the document's table.
 
 Their health events are stored as offsets from "now" and re-applied on start and on an interval,
 so a PCR fixture's negative test is always inside 72 hours however long the server has run.
@@ -10,12 +10,12 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from saglik.data.tables import data_text
 from saglik.domain.clock import Clock
 from saglik.domain.records import EventRow
 from saglik.domain.turkish import normalize_name
@@ -37,9 +37,7 @@ class HesFixture:
 
 @cache
 def hes_fixtures() -> tuple[HesFixture, ...]:
-    raw = json.loads(
-        resources.files("saglik.data").joinpath("hes_fixtures.json").read_text("utf-8")
-    )
+    raw = json.loads(data_text("hes_fixtures.json"))
     return tuple(
         HesFixture(
             code=item["code"],

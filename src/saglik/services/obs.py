@@ -1,4 +1,4 @@
-"""The ÖBS operations (DESIGN §5): ten queries, and the registry that feeds them."""
+"""The ÖBS operations (contract §5): ten queries, and the registry that feeds them."""
 
 from __future__ import annotations
 
@@ -331,7 +331,8 @@ def check_places_and_time(
         plate = plate_of(district)
         if plate is None:
             raise ObsDataError(
-                f"{field_name}: unknown district code (load them with `saglik refdata import`)"
+                f"{field_name}: unknown district code (not in the district table; "
+                "`saglik refdata import PATH` loads a newer one)"
             )
         if plate != province:
             raise ObsDataError(f"{field_name}: the district is not in province {province}")

@@ -1,4 +1,4 @@
-"""Test-environment ÖBS fixtures (DESIGN §5.6): fixed forms with fixed numbers and dates.
+"""Test-environment ÖBS fixtures (contract §5.6): fixed forms with fixed numbers and dates.
 
 They are laid again only when their definition changes (a digest kept in the store), so every
 worker may call this on start.
@@ -11,11 +11,11 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from sqlalchemy import Engine
 
+from saglik.data.tables import data_text
 from saglik.domain.obs import ISTANBUL, Cause
 from saglik.services.obs import DeathFormInput, ObsRegistryService
 from saglik.store import obs_repo, state
@@ -42,7 +42,7 @@ def _istanbul(text: str) -> datetime:
 
 
 def _raw() -> str:
-    return resources.files("saglik.data").joinpath("obs_fixtures.json").read_text("utf-8")
+    return data_text("obs_fixtures.json")
 
 
 @cache

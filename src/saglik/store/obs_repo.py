@@ -310,6 +310,10 @@ def district_plate(conn: Connection, code: int) -> int | None:
     return conn.execute(select(districts.c.plate).where(districts.c.code == code)).scalar()
 
 
+def has_districts(conn: Connection) -> bool:
+    return conn.execute(select(districts.c.code).limit(1)).first() is not None
+
+
 def upsert_districts(conn: Connection, rows: Sequence[tuple[int, int, str]]) -> int:
     """Insert or rename districts; returns how many rows were written."""
     existing = {c for (c,) in conn.execute(select(districts.c.code))}

@@ -198,7 +198,8 @@ districts = Table(
     Column("plate", SmallInteger, nullable=False, index=True),
     Column("name", String(100), nullable=False),
 )
-"""Loaded with ``saglik refdata import`` (provinces ship with the package)."""
+"""The shipped districts on a new store (``refdata.ensure_districts``); ``saglik refdata import``
+loads another table (provinces are built in)."""
 
 death_forms = Table(
     "death_forms",
