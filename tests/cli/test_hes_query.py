@@ -10,6 +10,7 @@ import io
 import json
 import os
 import random
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def codes(query: Query) -> dict[str, str]:
     """The test environment's fixture codes by category, as ``saglik hes test-codes`` lists them."""
     listed = query("hes", "test-codes", "--json")
     assert listed.exit_code == 0, listed.output
-    return dict(json.loads(listed.stdout))
+    return {row["category"]: row["hes_code"] for row in json.loads(listed.stdout)}
 
 
 def _ok(result: Any, code: int = 0) -> Any:
@@ -76,13 +77,48 @@ def test_codes_as_arguments_print_a_table(
     dashed = f"{riskless[:4]}-{riskless[4:8]}-{riskless[8:]}".lower()
     result = _ok(query("hes", "check", dashed, risky))
     lines = result.stdout.splitlines()
-    assert any("line" in line and "status" in line and "health" in line for line in lines)
+    header = next(line for line in lines if line.startswith("#"))
+    assert header.split()[:6] == ["#", "code", "status", "expires", "(UTC)", "health"]
     row = next(line for line in lines if riskless in line)
     assert "found" in row
     assert "RISKLESS" in row
     assert "RISKY" in next(line for line in lines if risky in line)
     assert dashed not in result.stdout, "codes are shown as sent: normalised"
     assert result.stderr.strip() == "2 codes: 2 found"
+
+
+@pytest.mark.parametrize("lines_in_file", [0, 9, 999])
+def test_the_table_fits_80_columns_with_every_value_whole(
+    query: Query,
+    sandbox_user: Credential,
+    codes: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    lines_in_file: int,
+) -> None:
+    """Arguments, or a file whose line numbers take one to three digits."""
+    monkeypatch.setenv("COLUMNS", "80")
+    wanted = [codes["Aşı & Bağışıklık & PCR Test Sonucu"], codes["Riskli"], UNKNOWN]
+    if lines_in_file:
+        roster = tmp_path / "roster.txt"
+        roster.write_text("\n" * (lines_in_file - len(wanted)) + "\n".join(wanted) + "\n")
+        result = _ok(query("hes", "check", "--file", str(roster)), code=1)
+    else:
+        result = _ok(query("hes", "check", *wanted), code=1)
+    lines = [line.rstrip() for line in result.stdout.splitlines()]
+    assert all(len(line) <= 80 for line in lines), "\n".join(lines)
+    assert any(line.split()[:3] == ["#", "code", "status"] for line in lines)
+    found = next(line for line in lines if wanted[0] in line).split()
+    assert found[2:4] == ["found", _expiry_of(result.stdout)]
+    assert found[4] == "RISKLESS"
+    assert any(re.fullmatch(r"\*{8}\d{3}", word) for word in found[5:])
+    assert next(line for line in lines if UNKNOWN in line).split()[2:] == ["not", "found"]
+
+
+def _expiry_of(text: str) -> str:
+    match = re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", text)
+    assert match is not None, text
+    return match.group(0)
 
 
 def test_a_terminal_too_narrow_for_the_table_gets_one_block_per_code(
@@ -381,6 +417,55 @@ def test_a_method_not_granted_is_exit_3(
     use(monkeypatch, server, user)
     query.secrets.append(user.password)
     assert_error(query("hes", "check", "A1S10001S1"), "check-hes-codes", "HTTP 403", code=3)
+
+
+@pytest.mark.parametrize(
+    ("method", "plus"),
+    [
+        ("check-hes-code", False),
+        ("check-employee-hes-code", False),
+        ("check-hes-code-plus", True),
+    ],
+)
+def test_a_user_granted_only_a_single_code_method_names_it_with_method(
+    server: LiveServer,
+    query: Query,
+    make_user: Callable[..., Credential],
+    monkeypatch: pytest.MonkeyPatch,
+    codes: dict[str, str],
+    method: str,
+    plus: bool,
+) -> None:
+    user = make_user(env="test", methods=(method,))
+    use(monkeypatch, server, user)
+    query.secrets.append(user.password)
+    asked = [codes["Aşı"], codes["Riskli"], UNKNOWN, codes["Süresi dolmuş"], codes["Aşı"]]
+    assert_error(query("hes", "check", *asked), "HTTP 403", code=3)  # the bulk default
+    result = _ok(query("hes", "check", "--method", method, "-o", "json", *asked), code=1)
+    printed = json.loads(result.stdout)
+    assert [(i["code"], i["status"]) for i in printed] == [
+        (asked[0], "found"),
+        (asked[1], "found"),
+        (UNKNOWN, "not_found"),
+        (asked[3], "expired"),
+        (asked[0], "found"),
+    ]
+    for item in (printed[0], printed[1]):
+        assert item["result"] == raw(
+            server, user, "POST", f"hes/{method}", json={"hes_code": item["code"]}
+        )
+        assert list(item["result"]) == (RESULT_FIELDS + PLUS_FIELDS if plus else RESULT_FIELDS)
+    assert result.stderr.strip() == "5 codes: 3 found, 1 not found, 1 expired"
+
+
+def test_plus_with_a_method_that_is_not_a_plus_method_is_a_usage_error(
+    query: Query, sandbox_user: Credential
+) -> None:
+    assert_error(
+        query("hes", "check", "--plus", "--method", "check-hes-code", "A1S10001S1"),
+        "--plus asks a plus method",
+        code=2,
+    )
 
 
 def test_an_unreachable_service_is_exit_4(

@@ -135,8 +135,8 @@ def test_user_add_needs_exactly_one_way_to_grant(
 
 
 def test_user_add_unknown_method(cli: Invoke, institution: str) -> None:
-    result = add_user(cli, "u1", "--method", "check-hes-code", "--method", "check-hes-codes")
-    line = assert_error(result, "unknown method(s): check-hes-code;", "known:")
+    result = add_user(cli, "u1", "--method", "check-hes-kodu", "--method", "check-hes-codes")
+    line = assert_error(result, "unknown method(s): check-hes-kodu;", "known:")
     for method in ALL_METHODS:
         assert method in line
 

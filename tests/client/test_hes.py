@@ -1,5 +1,5 @@
 """HesClient and AsyncHesClient against the real server over its socket: every method, every
-documented answer (DESIGN §4), the test-environment fixture codes as the contract lists them."""
+documented answer (contract §4), the test-environment fixture codes as the contract lists them."""
 
 from __future__ import annotations
 
@@ -101,7 +101,26 @@ def test_check_codes_plus(hes: HesClient) -> None:
     assert all(type(r) is HesPlusResult for r in answer.success.values())
 
 
-@pytest.mark.parametrize("method", ["check_employee", "check_plus"])
+def test_check_code_calls_check_hes_code_and_types_it_like_the_employee_check(
+    server: LiveServer, users: Users
+) -> None:
+    transport = CountingTransport()
+    with HesClient(
+        sandbox_base(server), users.test.username, users.test.password, transport=transport
+    ) as client:
+        legacy = client.check_code("e5s5-0005 s5")
+        employee = client.check_employee(ALL_SHARED)
+    assert type(legacy) is HesResult
+    assert legacy == employee
+    _assert_result(legacy)
+    assert [r.url.path.rsplit("/", 1)[1] for r in transport.requests] == [
+        "check-hes-code",
+        "check-employee-hes-code",
+    ]
+    assert json.loads(transport.requests[0].content) == {"hes_code": ALL_SHARED}
+
+
+@pytest.mark.parametrize("method", ["check_employee", "check_code", "check_plus"])
 def test_code_errors(hes: HesClient, method: str) -> None:
     call = getattr(hes, method)
     with pytest.raises(HesCodeNotFound) as not_found:
@@ -266,6 +285,7 @@ def test_async_client_has_every_method(async_hes: AsyncHesClient) -> None:
     async def scenario() -> None:
         async with async_hes as client:
             assert (await client.check_employee(RISKLESS)).risky is False
+            assert await client.check_code(RISKLESS) == await client.check_employee(RISKLESS)
             assert (await client.check_visitor(RISKY, VISIT)).risky is True
             assert (await client.check_plus(VACCINATED)).is_vaccinated is True
             bulk = await client.check_codes([RISKLESS, UNKNOWN])

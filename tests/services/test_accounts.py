@@ -1,4 +1,4 @@
-"""Institutions and service users (DESIGN §3): what the operator may create, and what is refused
+"""Institutions and service users (contract §3): what the operator may create, and what is refused
 before anything is stored."""
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def test_scope_allow_list_and_rate_limit_are_stored(
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"methods": ["check-hes-code", "check-hes-codes"]}, "unknown method"),
+        ({"methods": ["check-hes-kodu", "check-hes-codes"]}, "unknown method"),
         ({"methods": ["CHECK-HES-CODES"]}, "unknown method"),
         ({"ip_allowlist": ["10.0.0.0/33"]}, "not an IP network"),
         ({"ip_allowlist": ["10.0.0.0/8", "intranet"]}, "not an IP network"),

@@ -33,7 +33,12 @@ from tests.web.admin_support import admin, operator_token  # noqa: F401 (test_ad
 LIVE_BASE = "/services/g2g/saglik/hes/"
 TEST_BASE = "/services/g2g/test/saglik/hes/"
 
-SINGLE_METHODS = ("check-visitor-hes-code", "check-employee-hes-code", "check-hes-code-plus")
+SINGLE_METHODS = (
+    "check-visitor-hes-code",
+    "check-employee-hes-code",
+    "check-hes-code-plus",
+    "check-hes-code",
+)
 BULK_METHODS = ("check-hes-codes", "check-hes-codes-plus")
 HES_METHODS = (*SINGLE_METHODS, *BULK_METHODS)
 
@@ -76,7 +81,7 @@ EXPIRED_BODY = {
     "message": "error.hescodehasbeenexpired",
     "params": "hesCode",
 }
-"""DESIGN §4.4, in the document's key order."""
+"""contract §4.4, in the document's key order."""
 
 VISIT = {"city": "ANKARA", "district": "ÇANKAYA", "explicit_address": "Bilkent, 06800"}
 
@@ -119,7 +124,7 @@ def assert_hes_error(response: httpx.Response, expected: dict[str, Any]) -> None
 
 
 def assert_http_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    """Gateway failures (DESIGN §3): type, title, status, message = error.http.<status>."""
+    """Gateway failures (contract §3): type, title, status, message = error.http.<status>."""
     body = assert_problem(response, status)
     assert body["status"] == status
     assert body["message"] == f"error.http.{status}"

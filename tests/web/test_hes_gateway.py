@@ -1,4 +1,4 @@
-"""The gateway in front of the HES methods (DESIGN §3): Basic auth per environment, per-method
+"""The gateway in front of the HES methods (contract §3): Basic auth per environment, per-method
 rights, IP allow-lists, rate limits, credential changes at once, unknown methods."""
 
 from __future__ import annotations
@@ -358,7 +358,7 @@ def test_password_reset_in_one_environment_leaves_the_other_alone(
 
 @pytest.mark.parametrize("env", ["live", "test"])
 @pytest.mark.parametrize(
-    "method", ["check-hes-code", "check-visitor-hes-codes", "CHECK-HES-CODE-PLUS", "nope"]
+    "method", ["check-hes-kodu", "check-visitor-hes-codes", "CHECK-HES-CODE-PLUS", "nope"]
 )
 def test_unknown_method_path_answers_404_problem(live: Caller, env: str, method: str) -> None:
     response = live.client.post(

@@ -1,4 +1,4 @@
-"""Single-code HES methods over the wire (DESIGN §4.1–4.4): success bodies, formats, the two
+"""Single-code HES methods over the wire (contract §4.1–4.4): success bodies, formats, the two
 environments, code shapes, expiry and the documented error bodies."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tests.web.conftest import (
     path,
 )
 
-PLAIN_METHODS = ("check-visitor-hes-code", "check-employee-hes-code")
+PLAIN_METHODS = ("check-visitor-hes-code", "check-employee-hes-code", "check-hes-code")
 
 
 @pytest.mark.parametrize("method", PLAIN_METHODS)

@@ -3,17 +3,20 @@
 Rosters are what institutions actually check (a shift's staff, a day's visitors), so a file is the
 main input and one bad line must never cost the others: what is not a code is reported with its
 line number and the rest is checked. Each distinct code is sent once, through the bulk methods
-(``check-hes-codes``, ``check-hes-codes-plus``), 500 a request, several requests at a time.
+(``check-hes-codes``, ``check-hes-codes-plus``), 500 a request, several requests at a time; or,
+for a service user granted only a single-code method, one request a code through that method.
 """
 
 from __future__ import annotations
 
 import csv
+import enum
 import io
 import json
 import sys
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +51,7 @@ from saglik.client import (
     ERROR_INVALID,
     ERROR_NOT_FOUND,
     HesClient,
+    HesCodeError,
     HesPlusResult,
     HesResult,
     InvalidCode,
@@ -66,6 +70,21 @@ RESULT_FIELDS = (
 )
 PLUS_FIELDS = ("is_vaccinated", "is_immune", "last_negative_test_date", "is_test_data_shared")
 
+
+class Method(enum.StrEnum):
+    """The methods that answer for codes alone (the visitor check also needs a place)."""
+
+    bulk = "check-hes-codes"
+    bulk_plus = "check-hes-codes-plus"
+    employee = "check-employee-hes-code"
+    hes_code = "check-hes-code"
+    plus = "check-hes-code-plus"
+
+    @property
+    def is_plus(self) -> bool:
+        return self in (Method.bulk_plus, Method.plus)
+
+
 FOUND = "found"
 STATUS_OF_ERROR = {ERROR_NOT_FOUND: "not_found", ERROR_EXPIRED: "expired", ERROR_INVALID: "invalid"}
 """The row status for each errorKey; any other key the service may add reads ``error``."""
@@ -81,10 +100,12 @@ is reported with its line number (never its content) and does not stop the other
 of a one-code-a-line file are skipped.
 
 Each distinct code is sent once, through check-hes-codes (check-hes-codes-plus with --plus), at
-most 500 a request and --concurrency requests at a time; a file shows a progress bar on a
-terminal. Results go to standard output in input order, one row per line or argument: line,
-code, status (found, expired, not_found, invalid), error (the service's errorKey) and the fields
-the service answered, as a table, CSV or JSON. Counts go to standard error.""",
+most 500 a request and --concurrency requests at a time; with --method naming a single-code method
+(check-employee-hes-code, check-hes-code, check-hes-code-plus), one request a code, for a service
+user granted only that method. A file shows a progress bar on a terminal. Results go to standard
+output in input order, one row per line or argument: line, code, status (found, expired,
+not_found, invalid), error (the service's errorKey) and the fields the service answered, as a
+table, CSV or JSON. Counts go to standard error.""",
     ok="every code was found",
     not_found="some codes were not found, expired, or are not codes",
 )
@@ -294,6 +315,7 @@ def _print_json(rows: Sequence[Row]) -> None:
 
 STATUS_STYLE = {FOUND: "green", "expired": "yellow"}
 HEADINGS = {
+    "line": "#",
     "expiration_date": "expires (UTC)",
     "current_health_status": "health",
     "masked_firstname": "first name",
@@ -338,7 +360,7 @@ def _print_table(rows: Sequence[Row], fields: Sequence[str]) -> None:
     # Compact; codes, times and masks are never cut (a code or a time cut short is worse than
     # no table), names and headings wrap between words. CSV and JSON are for programs.
     widths = _widths(rows, fields)
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0), show_edge=False)
     for name, width in widths.items():
         table.add_column(HEADINGS.get(name, name), min_width=width, no_wrap=name in WHOLE)
     for row in rows:
@@ -351,7 +373,7 @@ def _print_table(rows: Sequence[Row], fields: Sequence[str]) -> None:
         )
     # Rich drops whole columns when the unbreakable ones do not fit: a terminal too narrow for
     # the table (--plus on 80 columns) gets one block per line instead, every value whole.
-    if sum(widths.values()) + len(widths) + 1 <= console.width:
+    if sum(widths.values()) + len(widths) - 1 <= console.width:
         console.print(table)
         return
     blocks = Table.grid(padding=(0, 2))
@@ -374,6 +396,53 @@ def _summary(rows: Sequence[Row], noun: str) -> None:
     errors.print(f"{len(rows)} {noun}{plural}: {', '.join(parts)}", highlight=False, soft_wrap=True)
 
 
+Answers = tuple[Mapping[str, HesResult], Mapping[str, str]]
+"""(code → result, code → errorKey), keyed by the normalised code."""
+
+
+def _ask(
+    client: HesClient,
+    method: Method,
+    codes: Sequence[str],
+    concurrency: int,
+    progress: Callable[[int, int], None] | None,
+) -> Answers:
+    if method in (Method.bulk, Method.bulk_plus):
+        if method.is_plus:
+            plus = client.check_many(codes, plus=True, concurrency=concurrency, progress=progress)
+            return plus.success, plus.failure
+        plain = client.check_many(codes, concurrency=concurrency, progress=progress)
+        return plain.success, plain.failure
+    ask = {
+        Method.employee: client.check_employee,
+        Method.hes_code: client.check_code,
+        Method.plus: client.check_plus,
+    }[method]
+
+    def one(code: str) -> HesResult | str:
+        try:
+            return ask(code)
+        except HesCodeError as exc:
+            return exc.error_key
+
+    distinct = list(dict.fromkeys(codes))
+    success: dict[str, HesResult] = {}
+    failure: dict[str, str] = {}
+    if progress is not None:
+        progress(0, len(distinct))
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="saglik-hes") as pool:
+        for done, (code, answer) in enumerate(
+            zip(distinct, pool.map(one, distinct), strict=True), 1
+        ):
+            if isinstance(answer, str):
+                failure[code] = answer
+            else:
+                success[code] = answer
+            if progress is not None:
+                progress(done, len(distinct))
+    return success, failure
+
+
 def check(
     codes: Annotated[
         list[str] | None,
@@ -388,6 +457,15 @@ def check(
             help="Ask check-hes-codes-plus: vaccination, immunity and negative test as shared.",
         ),
     ] = False,
+    method: Annotated[
+        Method | None,
+        typer.Option(
+            "--method",
+            help="The method to ask (default: check-hes-codes, or check-hes-codes-plus with "
+            "--plus). A single-code method sends one request a code.",
+            show_default=False,
+        ),
+    ] = None,
     file: Annotated[
         Path | None,
         typer.Option(
@@ -412,13 +490,19 @@ def check(
     ] = Output.table,
     concurrency: Annotated[
         int,
-        typer.Option(min=1, max=16, help="Bulk requests in flight at once (500 codes each)."),
+        typer.Option(
+            min=1, max=16, help="Requests in flight at once (a bulk request takes 500 codes)."
+        ),
     ] = 4,
 ) -> None:
     if file is not None and codes:
         fail("give codes as arguments or with --file, not both", EXIT_USAGE)
     if column is not None and file is None:
         fail("--column applies to a CSV file given with --file", EXIT_USAGE)
+    if method is None:
+        method = Method.bulk_plus if plus else Method.bulk
+    elif plus and not method.is_plus:
+        fail(f"--plus asks a plus method, not {method.value}", EXIT_USAGE)
     if file is not None:
         entries = entries_from_text(_read(file), str(file), column)
     elif codes:
@@ -437,22 +521,14 @@ def check(
     creds = credentials()
     valid = [entry.code for entry in entries if entry.code is not None]
     bar = _Bar()
-    success: Mapping[str, HesResult]
     with service_errors(), HesClient.from_credentials(creds) as client:
         try:
             progress = bar.update if file is not None and valid else None
-            if plus:
-                answer_plus = client.check_many(
-                    valid, plus=True, concurrency=concurrency, progress=progress
-                )
-                success, failure = answer_plus.success, answer_plus.failure
-            else:
-                answer = client.check_many(valid, concurrency=concurrency, progress=progress)
-                success, failure = answer.success, answer.failure
+            success, failure = _ask(client, method, valid, concurrency, progress)
         finally:
             bar.stop()
     rows = _rows(entries, success, failure)
-    fields = (*RESULT_FIELDS, *PLUS_FIELDS) if plus else RESULT_FIELDS
+    fields = (*RESULT_FIELDS, *PLUS_FIELDS) if method.is_plus else RESULT_FIELDS
     if output is Output.csv:
         _print_csv(rows, fields)
     elif output is Output.json:

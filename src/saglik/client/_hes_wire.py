@@ -1,4 +1,4 @@
-"""HES requests and answers as pure functions (DESIGN §4), shared by both client flavours."""
+"""HES requests and answers as pure functions (contract §4), shared by both client flavours."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ BULK_LIMIT = 500
 
 VISITOR = "check-visitor-hes-code"
 EMPLOYEE = "check-employee-hes-code"
+LEGACY = "check-hes-code"
 PLUS = "check-hes-code-plus"
 BULK = "check-hes-codes"
 BULK_PLUS = "check-hes-codes-plus"

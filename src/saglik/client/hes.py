@@ -1,4 +1,4 @@
-"""The HES code query client (HES document v3.0; DESIGN §4), blocking and asyncio.
+"""The HES code query client (HES document v3.0; contract §4), blocking and asyncio.
 
 Every code is normalised before it is sent (dashes, spaces, lower case, QR payloads — see
 :func:`saglik.client.normalize_code`); what cannot be a code raises :class:`InvalidCode` before any
@@ -90,6 +90,11 @@ class HesClient(SyncService):
         """``check-employee-hes-code``: an employee's code."""
         return self._run(_single(code, HesResult, wire.EMPLOYEE))
 
+    def check_code(self, code: str) -> HesResult:
+        """``check-hes-code``: the single-code method of earlier service versions, which answers
+        like :meth:`check_employee`. For a service user granted only that method."""
+        return self._run(_single(code, HesResult, wire.LEGACY))
+
     def check_visitor(self, code: str, visit: Visit) -> HesResult:
         """``check-visitor-hes-code``: a visitor's code, with where the check is made. A RISKY
         answer is reported by the service to the Ministry of Interior."""
@@ -152,6 +157,10 @@ class AsyncHesClient(AsyncService):
     async def check_employee(self, code: str) -> HesResult:
         """``check-employee-hes-code``: an employee's code."""
         return await self._run(_single(code, HesResult, wire.EMPLOYEE))
+
+    async def check_code(self, code: str) -> HesResult:
+        """``check-hes-code``: as :meth:`HesClient.check_code`."""
+        return await self._run(_single(code, HesResult, wire.LEGACY))
 
     async def check_visitor(self, code: str, visit: Visit) -> HesResult:
         """``check-visitor-hes-code``: a visitor's code, with where the check is made."""

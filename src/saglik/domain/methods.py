@@ -8,7 +8,11 @@ HES_METHODS: tuple[str, ...] = (
     "check-hes-codes",
     "check-hes-code-plus",
     "check-hes-codes-plus",
+    "check-hes-code",
 )
+"""``check-hes-code`` is not in API v3.0: earlier versions of the service offered it (one code,
+the employee check's answer) and public clients still call it, so it is served, granted and
+audited as a method of its own (contract §4.1)."""
 
 OBS_METHODS: tuple[str, ...] = (
     "GetTumOlumlerByDate",

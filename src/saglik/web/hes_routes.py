@@ -1,4 +1,4 @@
-"""HES routes: ``POST /services/g2g[/test]/saglik/hes/<method>`` (DESIGN §4)."""
+"""HES routes: ``POST /services/g2g[/test]/saglik/hes/<method>`` (contract §4)."""
 
 from __future__ import annotations
 
@@ -95,6 +95,7 @@ class HesEndpoints:
         self._handlers: dict[str, Callable[[str, Any, Admission], _Handled]] = {
             "check-visitor-hes-code": self._visitor,
             "check-employee-hes-code": lambda env, req, _a: self._single(env, req, plus=False),
+            "check-hes-code": lambda env, req, _a: self._single(env, req, plus=False),
             "check-hes-code-plus": lambda env, req, _a: self._single(env, req, plus=True),
             "check-hes-codes": lambda env, req, _a: self._bulk(env, req, plus=False),
             "check-hes-codes-plus": lambda env, req, _a: self._bulk(env, req, plus=True),
@@ -102,6 +103,7 @@ class HesEndpoints:
         self._adapters: dict[str, TypeAdapter[Any]] = {
             "check-visitor-hes-code": hes_wire.VISITOR,
             "check-employee-hes-code": hes_wire.SINGLE,
+            "check-hes-code": hes_wire.SINGLE,
             "check-hes-code-plus": hes_wire.SINGLE,
             "check-hes-codes": hes_wire.BULK,
             "check-hes-codes-plus": hes_wire.BULK,
