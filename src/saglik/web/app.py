@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from saglik.config import Settings
 from saglik.domain.clock import Clock, SystemClock
+from saglik.services import passwords
 from saglik.services.authn import Authenticator
 from saglik.services.changes import store_pseudonymizer
 from saglik.services.fixtures import REFRESH_INTERVAL, apply_hes_fixtures
@@ -31,6 +32,7 @@ from saglik.store.audit_writer import GroupCommitter
 from saglik.store.engine import make_engine
 from saglik.web import docs, problems
 from saglik.web.admin.mount import admin_mount
+from saglik.web.cors import G2GCors
 from saglik.web.gateway import Gateway
 from saglik.web.hes_routes import HesEndpoints
 from saglik.web.logs import AccessLogMiddleware
@@ -55,6 +57,7 @@ def create_app(
     settings: Settings | None = None, *, clock: Clock | None = None, engine: Engine | None = None
 ) -> Starlette:
     settings = settings or Settings.from_env()
+    passwords.configure(settings.hash_cost)
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
     pseudonymizer = store_pseudonymizer(engine)
@@ -62,7 +65,7 @@ def create_app(
     authenticator = Authenticator(
         engine,
         poll_seconds=settings.change_poll_seconds,
-        fixed_delay_seconds=settings.credential_cache_seconds,
+        fixed_delay_seconds=settings.credential_delay_seconds,
     )
     gateway = Gateway(authenticator, committer, clock, settings.trusted_proxies)
     hes_queries = HesQueryService(engine, clock, pseudonymizer)
@@ -150,6 +153,8 @@ def create_app(
     app.state.engine = engine
     app.state.clock = clock
     app.add_middleware(G2GDispatch, services=[hes.service(), obs.service()])
+    if settings.cors_origins:  # outside the dispatch, which answers G2G calls itself
+        app.add_middleware(G2GCors, origins=settings.cors_origins)
     app.add_middleware(AccessLogMiddleware)
     return app
 

@@ -1,4 +1,4 @@
-"""Each G2G service answers under two base paths, one per environment (DESIGN §3).
+"""Each G2G service answers under two base paths, one per environment (contract §3).
 
 The routes are declared to Starlette (405 for a wrong HTTP method, the OpenAPI check) and also
 answered by ``G2GDispatch`` in front of it: a G2G call is one dictionary lookup away from its
@@ -30,7 +30,9 @@ class G2GService(NamedTuple):
     handle: Handle
 
 
-ENVIRONMENT_PREFIXES = (("live", "/services/g2g/"), ("test", "/services/g2g/test/"))
+G2G_PREFIX = "/services/g2g/"
+"""Every G2G path, in both environments, starts with this."""
+ENVIRONMENT_PREFIXES = (("live", G2G_PREFIX), ("test", f"{G2G_PREFIX}test/"))
 
 log = logging.getLogger("saglik.app")
 
