@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -28,21 +26,36 @@ from saglik.config import Settings
 from saglik.domain.clock import ManualClock
 from saglik.domain.methods import ALL_METHODS
 from saglik.domain.tckn import random_tckn
+from saglik.services import passwords
 from saglik.services.accounts import AccountService
+from saglik.services.bootstrap import ensure_store
 from saglik.services.hes import HesDataService
-from saglik.services.refdata import import_districts
-from saglik.store import migrate
 from saglik.store.engine import make_engine
 from saglik.web.app import create_app
 from tests.change_support import change_log
 from tests.pg_support import pg_database
+from tests.ports import free_port
 
 BASE_TIME = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
-DISTRICTS_CSV = Path(__file__).resolve().parents[2] / "shared" / "refdata" / "tr_districts.csv"
-"""The 973 districts every store is loaded with (DESIGN §6: read from shared/, never copied)."""
+TEST_HASH_COST = {
+    "SAGLIK_ARGON2_TIME_COST": "1",
+    "SAGLIK_ARGON2_MEMORY_KIB": "8192",
+    "SAGLIK_ARGON2_PARALLELISM": "1",
+}
+"""Argon2id at a cost of ~5 ms instead of ~100 ms a hash. The suite creates and checks hundreds
+of credentials; at the production cost they took half of its CPU. The production cost and the
+setting itself are tested in tests/services/test_passwords.py."""
 BACKENDS = [
     b.strip() for b in os.environ.get("SAGLIK_TEST_BACKENDS", "sqlite,postgresql").split(",") if b
 ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before any test: in this process, and in every ``saglik`` process a test starts (they
+    inherit the environment)."""
+    for name, value in TEST_HASH_COST.items():
+        os.environ.setdefault(name, value)
+    passwords.configure(Settings.from_env().hash_cost)
 
 
 @pytest.fixture(scope="session")
@@ -61,27 +74,20 @@ def _reset_clock(clock: ManualClock) -> Iterator[None]:
 def store(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Engine]:
-    """A migrated, empty store of its own for this test run."""
+    """A store of its own for this test run, prepared as every command prepares one: migrated,
+    with the shipped districts, and no other data."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("sqlite") / "saglik.db"
         engine = make_engine(f"sqlite:///{path}")
-        migrate.upgrade(engine)
-        import_districts(engine, DISTRICTS_CSV)
+        ensure_store(engine)
         yield engine
         engine.dispose()
         return
     with pg_database(f"saglik_test_{os.getpid()}_{uuid.uuid4().hex[:8]}") as url:
         engine = make_engine(url)
-        migrate.upgrade(engine)
-        import_districts(engine, DISTRICTS_CSV)
+        ensure_store(engine)
         yield engine
         engine.dispose()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -99,7 +105,7 @@ def start_server(
 ) -> tuple[uvicorn.Server, threading.Thread, str]:
     """Runs the real app under uvicorn in a thread, on a loopback port; returns once it listens."""
     app = create_app(settings, clock=clock, engine=engine)
-    port = _free_port()
+    port = free_port()
     # proxy_headers off, as `saglik serve` runs it: only SAGLIK_TRUSTED_PROXIES may vouch for XFF
     config = uvicorn.Config(
         app,

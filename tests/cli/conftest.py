@@ -8,8 +8,11 @@ another's store.
 from __future__ import annotations
 
 import os
+import pty
+import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,3 +122,33 @@ def run_saglik(
         timeout=timeout,
         check=False,
     )
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def run_in_terminal(
+    args: Sequence[str], *, env_url: str, cwd: Path, columns: int = 80, timeout: float = 60
+) -> str:
+    """The real ``saglik`` on a pseudo-terminal ``columns`` wide (what a person sees: Rich sizes
+    and folds for a terminal, not for a pipe); returns its output without colour codes."""
+    leader, follower = pty.openpty()
+    env = {**os.environ, "SAGLIK_DATABASE_URL": env_url, "COLUMNS": str(columns), "TERM": "xterm"}
+    proc = subprocess.Popen(
+        [SAGLIK, *args], cwd=cwd, env=env, stdin=follower, stdout=follower, stderr=follower
+    )
+    os.close(follower)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the process closed its side
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    text = b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+    return ANSI.sub("", text)

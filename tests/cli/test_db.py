@@ -65,6 +65,7 @@ HELP: dict[tuple[str, ...], str] = {
     ("audit", "changes"): "before/after",
     ("demo",): "reproducible",
     ("demo", "generate"): "Deterministic",
+    ("demo", "sample"): "ÖBS parameter names",
     ("import",): "Safe to run again",
     ("import", "persons"): "T.C. Kimlik No",
     ("import", "codes"): "expires_at",
@@ -234,3 +235,21 @@ def test_default_store_is_saglik_db_in_the_working_directory(tmp_path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "saglik.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SAGLIK_CORS_ORIGINS", "https://app.example/path"),
+        ("SAGLIK_CHANGE_POLL_SECONDS", "soon"),
+        ("SAGLIK_TRUSTED_PROXIES", "not-a-network"),
+        ("SAGLIK_ARGON2_MEMORY_KIB", "12"),
+    ],
+)
+def test_an_unusable_setting_is_one_red_line_naming_it(
+    cli: Invoke, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv("SAGLIK_DATABASE_URL", "postgresql://ops:pa55-secret@127.0.0.1:1/x")
+    monkeypatch.setenv(variable, value)
+    line = assert_error(cli("db", "current"), variable)
+    assert "pa55-secret" not in line

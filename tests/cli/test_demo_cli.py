@@ -4,6 +4,7 @@ for a demo code and stops cleanly."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -17,7 +18,6 @@ from saglik.store import hes_repo
 from saglik.store.schema import death_forms, hes_codes, persons
 from tests.cli.conftest import Invoke, Store, assert_error, run_saglik
 from tests.cli.test_serve import _json_lines, _wait_for_stdout, serve  # noqa: F401 - fixture
-from tests.conftest import DISTRICTS_CSV
 
 HES_LIVE = "/services/g2g/saglik/hes"
 
@@ -44,7 +44,7 @@ def _people(db: Engine, env: str = "live") -> list[tuple[str, str, str]]:
 
 
 def test_generate_writes_the_population_and_a_rerun_adds_nothing(cli: Invoke, db: Engine) -> None:
-    assert cli("refdata", "import", str(DISTRICTS_CSV)).exit_code == 0
+    assert cli("refdata", "import").exit_code == 0
     args = ("demo", "generate", "--persons", "600", "--seed", "4", "--anchor", "2026-06-15")
     first = cli(*args)
     assert first.exit_code == 0, first.output
@@ -80,7 +80,7 @@ def test_generate_into_the_test_environment(cli: Invoke, db: Engine) -> None:
 def test_generate_refuses_an_environment_with_real_persons_without_force(
     cli: Invoke, db: Engine
 ) -> None:
-    assert cli("refdata", "import", str(DISTRICTS_CSV)).exit_code == 0  # migrates the store
+    assert cli("refdata", "import").exit_code == 0  # migrates the store
     with db.begin() as conn:
         hes_repo.upsert_person(
             conn, env="live", identity_number="10000000146", first_name="GERÇEK", last_name="KİŞİ",
@@ -138,7 +138,7 @@ def test_serve_demo_fills_an_empty_live_environment_and_answers_for_it(
         assert done.returncode == 0, done.stderr
         return done
 
-    saglik("refdata", "import", str(DISTRICTS_CSV))
+    saglik("refdata", "import")
     saglik("institution", "add", "Kurum")
     secret = "a-live-operator-secret"
     saglik(
@@ -185,7 +185,8 @@ def test_serve_demo_fills_an_empty_live_environment_and_answers_for_it(
         assert body["masked_identity_number"] == mask_identity_number(number)
     assert served.stop(signal.SIGTERM) == 0
     assert "shut down cleanly" in served.err
-    assert any(e["msg"] == summary for e in _json_lines(served.err))
+    assert (served.out + served.err).count(summary) == 1, "the summary is printed once"
+    assert "(demo) user created" not in served.out, "the live environment had a user"
     shown = served.out + served.err
     assert code not in shown
     for person_number, person_first, person_last in everyone:
@@ -214,3 +215,80 @@ def test_serve_without_demo_generates_nothing(serve, store_file: Store) -> None:
         assert _people(engine) == []
     finally:
         engine.dispose()
+
+
+OBS_LIVE = "/services/g2g/saglik/OBS"
+
+
+def test_serve_demo_gives_an_empty_store_a_live_user_and_sample_lists_what_answers(
+    serve,  # noqa: F811 - the fixture imported above
+    store_file: Store,
+    tmp_path: Path,
+) -> None:
+    served = serve("--demo", "--demo-persons", "3000")
+    _wait_for_stdout(served, "things to query")
+    out = served.out
+    assert re.findall(r"username: (\S+)", out) == ["sandbox", "demo"]
+    passwords = re.findall(r"^\s*password: (\S+)\s*$", out, re.MULTILINE)
+    assert len(passwords) == 2
+    assert all((out + served.err).count(password) == 1 for password in passwords)
+    live = ("demo", passwords[1])
+
+    listed = run_saglik(["demo", "sample", "--json"], env_url=store_file.url, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    sample = json.loads(listed.stdout)
+    answers = [code["answer"] for code in sample["codes"]]
+    assert set(answers) == {"RISKLESS", "RISKY", "hescodehasbeenexpired", "hescodenotfound"}
+    assert sample["deaths"], "3,000 persons over five years: about 90 deaths"
+    with served.client(auth=live) as client:
+        for code in sample["codes"]:
+            reply = client.post(
+                f"{HES_LIVE}/check-employee-hes-code", json={"hes_code": code["hes_code"]}
+            )
+            if code["answer"] in ("RISKLESS", "RISKY"):
+                assert reply.status_code == 200, reply.text
+                assert reply.json()["current_health_status"] == code["answer"]
+            else:
+                assert reply.status_code == 400, reply.text
+                assert reply.json()["errorKey"] == code["answer"]
+        for death in sample["deaths"]:
+            by_tc = client.get(
+                f"{OBS_LIVE}/GetOlumByTcKimlikNoBasic",
+                params={
+                    "TcKimlikNo": death["identity_number"],
+                    "Adi": death["first_name"],
+                    "Soyadi": death["last_name"],
+                    "DogumTarihi": death["birth_date"],
+                },
+            ).json()
+            assert by_tc["State"] == 1, by_tc
+            assert by_tc["Result"]["FormNo"] == death["form_no"]
+            feed = "GetAdliFormlarByDate" if death["forensic"] else "GetTumOlumlerByDate"
+            day = client.get(
+                f"{OBS_LIVE}/{feed}",
+                params={"Tarih": death["registered_on"], "IlKodu": death["death_province"]},
+            ).json()
+            assert {"FormNo": death["form_no"], "ReferansNo": death["referans_no"]} in day["Result"]
+        refused = client.post(
+            "/services/g2g/test/saglik/hes/check-employee-hes-code", json={"hes_code": "A1S10001S1"}
+        )
+        assert refused.status_code == 401, "a live user, not a test one"
+    assert served.stop() == 0
+
+    again = serve("--demo", "--demo-persons", "3000")
+    _wait_for_stdout(again, "listening on")
+    assert "user created" not in again.out
+    assert again.stop() == 0
+
+
+def test_sample_prints_tables_and_needs_a_demo_run(cli: Invoke) -> None:
+    assert_error(cli("demo", "sample"), "no demo population in live", "saglik serve --demo")
+    assert_error(cli("demo", "sample", "--env", "test"), "no demo population in test")
+    args = ("demo", "generate", "--persons", "1500", "--seed", "3", "--anchor", "2026-06-15")
+    assert cli(*args).exit_code == 0
+    result = cli("demo", "sample", "--count", "2")
+    assert result.exit_code == 0, result.output
+    headings = ("answer", "hes_code", "FormNo", "ReferansNo", "TcKimlikNo", "DogumTarihi", "Tarih")
+    for heading in headings:
+        assert heading in result.stdout
+    assert len(re.findall(r"│ RISKLESS +│ [A-Z0-9]{10} │", result.stdout)) == 2

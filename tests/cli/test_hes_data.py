@@ -85,21 +85,21 @@ def test_test_codes_table(cli: Invoke, store_file: Store) -> None:
     assert not store_file.path.exists(), "listing the fixtures needs no store"
 
 
-def test_test_codes_json(cli: Invoke) -> None:
-    mapping = json.loads(_ok(cli("hes", "test-codes", "--json")))
-    assert isinstance(mapping, dict)
-    assert set(mapping) == CATEGORIES
-    assert len(set(mapping.values())) == 11
-    for category, value in mapping.items():
-        assert re.fullmatch(r"[A-Z0-9]{8}S[0-9]", value), (category, value)
-    assert mapping == {fx.category: fx.code for fx in hes_fixtures()}
+def test_test_codes_json_is_a_list_of_objects_with_snake_case_keys(cli: Invoke) -> None:
+    rows = json.loads(_ok(cli("hes", "test-codes", "--json")))
+    assert isinstance(rows, list)
+    assert all(list(row) == ["category", "hes_code"] for row in rows)
+    assert {row["category"] for row in rows} == CATEGORIES
+    assert len({row["hes_code"] for row in rows}) == 11
+    for row in rows:
+        assert re.fullmatch(r"[A-Z0-9]{8}S[0-9]", row["hes_code"]), row
+    assert rows == [{"category": fx.category, "hes_code": fx.code} for fx in hes_fixtures()]
 
 
 def test_test_codes_json_from_a_real_process(store_file: Store, tmp_path) -> None:
     done = run_saglik(["hes", "test-codes", "--json"], env_url=store_file.url, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    mapping = json.loads(done.stdout)
-    assert set(mapping) == CATEGORIES
+    assert {row["category"] for row in json.loads(done.stdout)} == CATEGORIES
     assert "Süresi dolmuş" in done.stdout, "UTF-8, not \\u escapes"
 
 

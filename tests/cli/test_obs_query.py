@@ -72,7 +72,13 @@ def _ok(result: Any, code: int = 0) -> Any:
 
 
 def _forms(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The (FormNo, ReferansNo) pairs of the service's answer."""
     return [(row["FormNo"], row["ReferansNo"]) for row in rows]
+
+
+def _listed(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The (FormNo, ReferansNo) pairs of ``saglik obs test-records --json``."""
+    return [(row["form_no"], row["referans_no"]) for row in rows]
 
 
 # --- deaths ----------------------------------------------------------------------------------
@@ -87,7 +93,7 @@ def test_deaths_of_a_day_as_json_csv_and_table(
     answered = raw(
         server, sandbox_user, "GET", "OBS/GetTumOlumlerByDate", params={"Tarih": REGISTERED}
     )["Result"]
-    assert sorted(_forms(answered)) == sorted(_forms(list(records.values())))
+    assert sorted(_forms(answered)) == sorted(_listed(list(records.values())))
 
     as_json = _ok(query("obs", "deaths", "--date", REGISTERED, "-o", "json"))
     assert json.loads(as_json.stdout) == answered
@@ -109,7 +115,7 @@ def test_deaths_of_one_province(
     query: Query, sandbox_user: Credential, records: dict[str, dict[str, Any]]
 ) -> None:
     result = _ok(query("obs", "deaths", "--date", REGISTERED, "--il", "61", "-o", "json"))
-    assert _forms(json.loads(result.stdout)) == _forms([records[FORENSIC]])
+    assert _forms(json.loads(result.stdout)) == _listed([records[FORENSIC]])
     assert result.stderr == "1 form\n"
 
 
@@ -117,9 +123,9 @@ def test_forensic_and_updated_lists(
     query: Query, sandbox_user: Credential, records: dict[str, dict[str, Any]]
 ) -> None:
     forensic = _ok(query("obs", "deaths", "--date", REGISTERED, "--forensic", "-o", "json"))
-    assert _forms(json.loads(forensic.stdout)) == _forms([records[FORENSIC]])
+    assert _forms(json.loads(forensic.stdout)) == _listed([records[FORENSIC]])
     updated = _ok(query("obs", "deaths", "--date", CORRECTED, "--updated", "-o", "json"))
-    assert _forms(json.loads(updated.stdout)) == _forms([records[CORRECTED_FORM]])
+    assert _forms(json.loads(updated.stdout)) == _listed([records[CORRECTED_FORM]])
     assert updated.stderr == "1 updated form\n"
 
 
@@ -142,7 +148,7 @@ def test_a_scoped_user_sees_its_province_only(
     use(monkeypatch, server, user)
     query.secrets.append(user.password)
     result = _ok(query("obs", "deaths", "--date", REGISTERED, "-o", "json"))
-    assert _forms(json.loads(result.stdout)) == _forms([records[FORENSIC]])
+    assert _forms(json.loads(result.stdout)) == _listed([records[FORENSIC]])
     assert_error(query("obs", "lookup", *CITIZEN_ARGS), "not found", code=1)
 
 
@@ -211,9 +217,9 @@ def test_lookup_by_form_and_by_passport(
                 "obs",
                 "lookup",
                 "--form",
-                forensic["FormNo"],
+                forensic["form_no"],
                 "--referans",
-                forensic["ReferansNo"],
+                forensic["referans_no"],
                 "--full",
                 "-o",
                 "json",
@@ -227,7 +233,7 @@ def test_lookup_by_form_and_by_passport(
             sandbox_user,
             "GET",
             "OBS/GetOlumByFormNoFull",
-            params={"FormNo": forensic["FormNo"], "ReferansNo": forensic["ReferansNo"]},
+            params={"FormNo": forensic["form_no"], "ReferansNo": forensic["referans_no"]},
         )["Result"]
     )
     assert by_form["OtopsiYapildiMi"] is True
@@ -239,7 +245,7 @@ def test_lookup_by_form_and_by_passport(
                 "obs",
                 "lookup",
                 "--passport",
-                foreigner["PasaportNo"],
+                foreigner["passport_no"],
                 "--first-name",
                 "Anna Maria",
                 "--last-name",
@@ -249,7 +255,7 @@ def test_lookup_by_form_and_by_passport(
             )
         ).stdout
     )
-    assert passport["FormNo"] == foreigner["FormNo"]
+    assert passport["FormNo"] == foreigner["form_no"]
     assert passport["TcKimlikNo"] is None
 
 

@@ -24,20 +24,17 @@ import pytest
 from sqlalchemy import text
 
 from saglik.services.fixtures import hes_fixtures
+from saglik.services.refdata import read_districts
 from saglik.store import migrate
 from tests.cli.conftest import SAGLIK, Store, run_saglik
+from tests.ports import free_port
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 HES_TEST = "/services/g2g/test/saglik/hes"
 FIXTURE_CODES = {fx.category: fx.code for fx in hes_fixtures()}
+DISTRICTS = {code: name for code, _plate, name in read_districts()}
 RISKSIZ = FIXTURE_CODES["Risksiz"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -96,7 +93,7 @@ def _pump(stream, sink: list[str]) -> None:
 
 
 def _spawn(store: Store, cwd: Path, *args: str) -> Served:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SAGLIK_DATABASE_URL": store.url}
     proc = subprocess.Popen(
         [SAGLIK, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
@@ -208,7 +205,7 @@ def test_first_start_serves_the_sandbox_and_stops_cleanly(
     # What an integrator does: take a code from the table, then query it.
     table = run_saglik(["hes", "test-codes", "--json"], env_url=store_file.url, cwd=tmp_path)
     assert table.returncode == 0, table.stderr
-    risksiz = json.loads(table.stdout)["Risksiz"]
+    risksiz = {row["category"]: row["hes_code"] for row in json.loads(table.stdout)}["Risksiz"]
 
     served = serve()
     _wait_for_stdout(served, "username: sandbox")
@@ -251,6 +248,21 @@ def test_first_start_serves_the_sandbox_and_stops_cleanly(
         )
         assert missing.status_code == 400
         assert missing.json()["errorKey"] == "hescodenotfound"
+
+        # District names are there from the first start: the districts ship with saglik.
+        names = {}
+        for form_no, referans_no in (("9000000011", "TSTA7K2M"), ("9000000055", "TSTE2H7J")):
+            found = client.get(
+                "/services/g2g/test/saglik/OBS/GetOlumByFormNoBasic",
+                params={"FormNo": form_no, "ReferansNo": referans_no},
+            ).json()
+            assert found["State"] == 1, found
+            names[form_no] = (found["Result"]["OlumIlceAdi"], found["Result"]["IkametIlceAdi"])
+        assert names == {
+            "9000000011": ("Çankaya", "Çankaya"),
+            "9000000055": (DISTRICTS[2039], DISTRICTS[1104]),
+        }
+        assert DISTRICTS[1104] == "Seyhan"
 
         # The sandbox user is a test-environment user: never a live one.
         live = client.post(
@@ -353,7 +365,7 @@ def test_a_store_written_by_a_newer_version_is_refused(
         engine.dispose()
 
     done = run_saglik(
-        ["serve", "--port", str(_free_port())], env_url=store_file.url, cwd=tmp_path, timeout=30
+        ["serve", "--port", str(free_port())], env_url=store_file.url, cwd=tmp_path, timeout=30
     )
     assert done.returncode != 0
     assert "Traceback" not in done.stderr

@@ -42,6 +42,44 @@ def test_presets() -> None:
         resolve_base_url("https://user:pw@host/services/g2g/saglik")
 
 
+@pytest.mark.parametrize(
+    ("given", "base"),
+    [
+        ("http://127.0.0.1:8080/services/g2g/test/saglik/hes", SANDBOX_TEST),
+        ("http://127.0.0.1:8080/services/g2g/test/saglik/hes/", SANDBOX_TEST),
+        ("http://127.0.0.1:8080/services/g2g/saglik/OBS", SANDBOX_LIVE),
+        ("http://127.0.0.1:8080/services/g2g/saglik/obs/", SANDBOX_LIVE),
+        ("http://127.0.0.1:8080/services/g2g/saglik/hes/check-hes-codes", SANDBOX_LIVE),
+        ("https://gw.example/services/g2g/saglik/OBS/GetTumOlumlerByDate", None),
+        ("https://gw.example/hes", "https://gw.example"),
+    ],
+)
+def test_a_base_url_that_names_a_service_is_refused_with_the_base_to_use(
+    given: str, base: str | None
+) -> None:
+    expected = base or "https://gw.example/services/g2g/saglik"
+    with pytest.raises(ConfigError) as caught:
+        resolve_base_url(given)
+    message = str(caught.value)
+    assert "base URL ends before /hes/ or /OBS/" in message
+    assert f"use {expected}," in message
+
+
+def test_a_deployment_prefix_may_hold_a_hes_segment_further_up() -> None:
+    base = "https://gw.example/hes/services/g2g/saglik"
+    assert resolve_base_url(base) == base
+
+
+def test_the_first_call_never_goes_out_to_a_service_url(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="/OBS"):
+        HesClient("http://127.0.0.1:8080/services/g2g/test/saglik/OBS", "u", "p")
+    path = write_config(tmp_path / "c.toml", 'base_url = "http://h/services/g2g/saglik/hes"\n')
+    with pytest.raises(ConfigError, match="use http://h/services/g2g/saglik,"):
+        load_credentials(
+            config_path=path, environ={"SAGLIK_CLIENT_USERNAME": "u", "SAGLIK_CLIENT_PASSWORD": "p"}
+        )
+
+
 def test_environment_only_never_opens_the_file(tmp_path: Path) -> None:
     unsafe = write_config(tmp_path / "c.toml", 'username = "x"', mode=0o644)
     env = {

@@ -39,7 +39,7 @@ from saglik.store.schema import (
     risk_periods,
     vaccinations,
 )
-from tests.conftest import BASE_TIME, DISTRICTS_CSV
+from tests.conftest import BASE_TIME
 from tests.store.backends import backend_of, blank_engine
 
 PERSONS = 1_500
@@ -48,7 +48,7 @@ SEED = 21
 
 @pytest.fixture(scope="module")
 def demo_store(fresh_store: Engine) -> Engine:
-    import_districts(fresh_store, DISTRICTS_CSV)
+    import_districts(fresh_store)
     return fresh_store
 
 

@@ -39,7 +39,7 @@ spec_operations = HES.spec_operations
 LIVE = "/services/g2g/saglik/hes/"
 TEST = "/services/g2g/test/saglik/hes/"
 JSON = {"Content-Type": "application/json"}
-DOC_ROUTES = {"/docs", "/docs/static", "/openapi/{name}.json", "/openapi/{name}.yaml"}
+DOC_ROUTES = {"/", "/docs", "/docs/static", "/openapi/{name}.json", "/openapi/{name}.yaml"}
 """Routes that serve the documentation itself and are deliberately not part of the HES contract."""
 
 
@@ -485,3 +485,13 @@ def test_docs_page_serves_swagger_ui_for_the_hes_spec(server: LiveServer) -> Non
             response = client.get(asset)
             assert response.status_code == 200, asset
             assert len(response.content) > 1000, asset
+
+
+def test_the_root_redirects_a_browser_to_the_docs(server: LiveServer) -> None:
+    with server.client() as client:
+        response = client.get("/")
+        assert response.status_code == 302
+        assert response.headers["location"] == "/docs"
+        followed = client.get("/", follow_redirects=True)
+        assert followed.status_code == 200
+        assert "swagger-ui" in followed.text

@@ -6,12 +6,10 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.measure import Measurement
-from rich.table import Column, Table
 
 from saglik.cli.context import change_log, clear_errors, clock, console, fail, migrated_engine
+from saglik.cli.tables import print_whole, whole_table
 from saglik.domain.methods import ALL_METHODS
 from saglik.services.accounts import AccountService, IssuedCredential
 
@@ -130,18 +128,8 @@ def _scope_cell(province: int | None, district: int | None) -> str:
 @user_app.command("list")
 def user_list() -> None:
     """List service users with their rights (never their passwords)."""
-    # Never truncate (a cut-off username or network would mislead): fold on a terminal.
-    headers = (
-        "env",
-        "username",
-        "institution",
-        "active",
-        "methods",
-        "ip allow-list",
-        "rate limit",
-        "scope",
-    )
-    table = Table(*(Column(h, overflow="fold") for h in headers))
+    headers = ("env", "username", "institution", "active", "methods", "ip allow-list")
+    table = whole_table(*headers, "rate limit", "scope")
     with clear_errors():
         users = _service().list_users()
     for user in users:
@@ -160,8 +148,4 @@ def user_list() -> None:
                 ),
             )
         )
-    if console.is_terminal:
-        console.print(table)
-    else:  # piped: one line per row however long, so grep and friends see whole values
-        natural = Measurement.get(console, console.options.update_width(10_000), table)
-        Console(width=natural.maximum).print(table)
+    print_whole(table)

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from saglik.cli.context import clear_errors, console, migrated_engine
+from saglik.cli.context import clear_errors, console, migrated_engine, utc_moment
+from saglik.cli.tables import print_whole, whole_table
 from saglik.services.audit_queries import AuditQueries
 from saglik.services.changes import store_pseudonymizer
 from saglik.store.audit_repo import CallRecord
@@ -24,11 +24,21 @@ app = typer.Typer(
 
 Since = Annotated[
     datetime | None,
-    typer.Option("--since", help="From this time on (ISO 8601; UTC if no offset)."),
+    typer.Option(
+        "--since",
+        parser=utc_moment,
+        metavar="TIME",
+        help="From this time on (ISO 8601; UTC if no offset).",
+    ),
 ]
 Until = Annotated[
     datetime | None,
-    typer.Option("--until", help="Before this time (ISO 8601; UTC if no offset)."),
+    typer.Option(
+        "--until",
+        parser=utc_moment,
+        metavar="TIME",
+        help="Before this time (ISO 8601; UTC if no offset).",
+    ),
 ]
 Limit = Annotated[int, typer.Option(min=1, max=10_000, help="At most this many rows.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")]
@@ -37,12 +47,6 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON lines instead o
 def _queries() -> AuditQueries:
     engine = migrated_engine()
     return AuditQueries(engine, store_pseudonymizer(engine))
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _when(moment: datetime) -> str:
@@ -55,7 +59,7 @@ def _json_lines(rows: list[Any]) -> None:
 
 
 def _calls_table(calls: list[CallRecord], title: str) -> None:
-    table = Table(
+    table = whole_table(
         "time (UTC)", "env", "institution", "user", "method", "status", "outcome", title=title
     )
     for c in calls:
@@ -68,11 +72,11 @@ def _calls_table(calls: list[CallRecord], title: str) -> None:
             str(c.status),
             c.outcome,
         )
-    console.print(table)
+    print_whole(table)
 
 
 def _changes_table(changes: list[ChangeRecord], title: str) -> None:
-    table = Table("time (UTC)", "actor", "env", "entity", "action", "target", title=title)
+    table = whole_table("time (UTC)", "actor", "env", "entity", "action", "target", title=title)
     for c in changes:
         table.add_row(
             _when(c.occurred_at),
@@ -82,7 +86,7 @@ def _changes_table(changes: list[ChangeRecord], title: str) -> None:
             c.action,
             escape(c.target or "-"),
         )
-    console.print(table)
+    print_whole(table)
 
 
 @app.command("list")
@@ -101,8 +105,8 @@ def list_calls(
             institution=institution,
             method=method,
             env=env,
-            since=_utc(since),
-            until=_utc(until),
+            since=since,
+            until=until,
             limit=limit,
         )
     if as_json:
@@ -124,7 +128,7 @@ def subject(
     touched their data. Computed through the audit's pseudonyms: the clear value is not stored."""
     with clear_errors():
         view = _queries().subject(
-            identity_number=tc, code=code, since=_utc(since), until=_utc(until), limit=limit
+            identity_number=tc, code=code, since=since, until=until, limit=limit
         )
     if as_json:
         print(
@@ -159,7 +163,7 @@ def changes(
 ) -> None:
     """List operator changes (who, what, when), newest first; --json shows before/after."""
     with clear_errors():
-        rows = _queries().changes(entity=entity, since=_utc(since), until=_utc(until), limit=limit)
+        rows = _queries().changes(entity=entity, since=since, until=until, limit=limit)
     if as_json:
         _json_lines(rows)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import cache
 from typing import NoReturn
 
@@ -15,11 +16,12 @@ from rich.markup import escape
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from saglik.config import Settings
+from saglik.config import Settings, SettingsError
 from saglik.domain.clock import Clock, SystemClock
 from saglik.domain.errors import Conflict, InvalidInput, NotFound
 from saglik.domain.methods import ENVIRONMENTS
-from saglik.services.bootstrap import StoreNotMigratedError, ensure_schema
+from saglik.services import passwords
+from saglik.services.bootstrap import StoreNotMigratedError, ensure_store
 from saglik.services.changes import Actor, ChangeLog, store_pseudonymizer
 from saglik.services.refdata import RefdataError
 from saglik.store.engine import make_engine
@@ -37,6 +39,18 @@ def known_env(value: str) -> str:
     return value
 
 
+def utc_moment(text: str) -> datetime:
+    """An option's ISO 8601 time; without an offset it is UTC (the operator's own times are
+    typed at a terminal; the service's clock, audit and change log are UTC)."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            "must be an ISO 8601 time, like 2026-06-15T09:30:00+03:00"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     # One line whatever the terminal width; the message may quote operator input, never markup.
     errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
@@ -45,7 +59,12 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 @cache
 def settings() -> Settings:
-    return Settings.from_env()
+    try:
+        loaded = Settings.from_env()
+    except SettingsError as exc:
+        fail(str(exc))
+    passwords.configure(loaded.hash_cost)
+    return loaded
 
 
 @cache
@@ -67,9 +86,10 @@ def change_log() -> ChangeLog:
 
 
 def migrated_engine() -> Engine:
-    """The engine of a store at the current schema (an empty one is migrated first)."""
+    """The engine of a store at the current schema (an empty one is migrated first), with its
+    reference data."""
     try:
-        ensure_schema(engine())
+        ensure_store(engine())
     except StoreNotMigratedError as exc:
         fail(str(exc))
     return engine()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated
 
@@ -28,7 +30,8 @@ from saglik.cli.context import (
     known_env,
     migrated_engine,
 )
-from saglik.services import demo
+from saglik.cli.tables import print_whole, whole_table
+from saglik.services import demo, demo_sample
 from saglik.services.demo import DemoError, DemoSummary
 
 app = typer.Typer(
@@ -75,8 +78,8 @@ def _summary_table(summary: DemoSummary) -> Table:
 
 GENERATE_HELP = (
     "Write a synthetic population into the store: T.C. citizens with Turkish names, ages after "
-    "TÜİK's 2023 pyramid, residence weighted by province population (and a district when "
-    "`saglik refdata import` loaded them); one HES code each (most valid for a year, some "
+    "TÜİK's 2023 pyramid, residence weighted by province population (and one of its "
+    "districts); one HES code each (most valid for a year, some "
     "expired, some without expiry, the dead's cancelled); consent choices, vaccinations, "
     "infections, PCR results and isolation/quarantine periods; and the deaths of the last YEARS "
     "years at Türkiye's rate (~6.2 per 1,000 a year) as ÖBS death forms with ICD-10 cause chains, "
@@ -165,3 +168,45 @@ def generate(
         highlight=False,
         soft_wrap=True,
     )
+
+
+@app.command()
+def sample(
+    env: Annotated[
+        str, typer.Option("--env", callback=known_env, help="Environment: live or test.")
+    ] = "live",
+    count: Annotated[int, typer.Option(min=1, max=50, help="How many of each kind.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (snake_case keys).")] = False,
+) -> None:
+    """Print things to query in the demo population: HES codes by what they answer now
+    (RISKLESS, RISKY, expired, not found) and death forms with what their lookups take (the
+    columns are the ÖBS parameter names: FormNo and ReferansNo; TcKimlikNo, Adi, Soyadi and
+    DogumTarihi; Tarih and IlKodu for the day feeds; adli marks the forensic forms that
+    GetAdliFormlarByDate lists). Only the last demo run's invented persons are listed."""
+    with clear_errors():
+        try:
+            found = demo_sample.sample(migrated_engine(), clock(), env=env, count=count)
+        except DemoError as exc:
+            fail(str(exc))
+    if as_json:
+        print(json.dumps(asdict(found), ensure_ascii=False, indent=2, default=str))
+        return
+    codes = whole_table("answer", "hes_code", title=f"HES codes ({env}, seed {found.seed})")
+    for code in found.codes:
+        codes.add_row(code.answer, code.hes_code)
+    print_whole(codes)
+    headers = ("FormNo", "ReferansNo", "TcKimlikNo", "Adi", "Soyadi", "DogumTarihi", "Tarih")
+    deaths = whole_table(*headers, "IlKodu", "adli", title=f"death forms ({env})")
+    for death in found.deaths:
+        deaths.add_row(
+            death.form_no,
+            death.referans_no,
+            death.identity_number or "",
+            death.first_name,
+            death.last_name,
+            death.birth_date.isoformat() if death.birth_date else "",
+            death.registered_on.isoformat(),
+            str(death.death_province),
+            "yes" if death.forensic else "",
+        )
+    print_whole(deaths)

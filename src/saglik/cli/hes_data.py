@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from saglik.cli.context import (
     change_log,
@@ -17,7 +16,9 @@ from saglik.cli.context import (
     fail,
     known_env,
     migrated_engine,
+    utc_moment,
 )
+from saglik.cli.tables import print_whole, whole_table
 from saglik.services.fixtures import hes_fixtures
 from saglik.services.hes import HesDataService
 
@@ -45,7 +46,12 @@ Env = Annotated[
 ]
 At = Annotated[
     datetime | None,
-    typer.Option("--at", help="When it happened (ISO 8601; UTC if no offset). Default: now."),
+    typer.Option(
+        "--at",
+        parser=utc_moment,
+        metavar="TIME",
+        help="When it happened (ISO 8601; UTC if no offset). Default: now.",
+    ),
 ]
 
 
@@ -53,25 +59,21 @@ def _service() -> HesDataService:
     return HesDataService(migrated_engine(), clock(), change_log())
 
 
-def _aware(at: datetime | None) -> datetime | None:
-    if at is None:
-        return None
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-
-
 @app.command("test-codes")
 def list_test_codes(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list of objects (snake_case keys).")
+    ] = False,
 ) -> None:
     """List the test environment's fixture codes by category (the document's empty table)."""
-    fixtures = hes_fixtures()
+    rows = [{"category": fx.category, "hes_code": fx.code} for fx in hes_fixtures()]
     if as_json:
-        print(json.dumps({fx.category: fx.code for fx in fixtures}, ensure_ascii=False, indent=2))
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    table = Table("category", "code")
-    for fx in fixtures:
-        table.add_row(fx.category, fx.code)
-    console.print(table)
+    table = whole_table("category", "code")
+    for row in rows:
+        table.add_row(row["category"], row["hes_code"])
+    print_whole(table)
 
 
 @person_app.command("add")
@@ -111,7 +113,7 @@ def risk_open(
 ) -> None:
     """Open a risk period: the person's codes answer RISKY until it is closed."""
     with clear_errors():
-        _service().open_risk(env, identity_number, kind, _aware(at))
+        _service().open_risk(env, identity_number, kind, at)
     console.print("risk period opened")
 
 
@@ -119,7 +121,7 @@ def risk_open(
 def risk_close(identity_number: Tckn, at: At = None, env: Env = "live") -> None:
     """Close the person's open risk periods."""
     with clear_errors():
-        closed = _service().close_risk(env, identity_number, _aware(at))
+        closed = _service().close_risk(env, identity_number, at)
     if not closed:
         fail("the person has no open risk period", code=1)
     console.print(f"{closed} risk period(s) closed")
@@ -135,7 +137,7 @@ def vaccinate(
 ) -> None:
     """Record a vaccine dose (two doses make is_vaccinated true)."""
     with clear_errors():
-        _service().vaccinate(env, identity_number, dose, vaccine, _aware(at))
+        _service().vaccinate(env, identity_number, dose, vaccine, at)
     console.print("dose recorded")
 
 
@@ -143,7 +145,7 @@ def vaccinate(
 def infection(identity_number: Tckn, at: At = None, env: Env = "live") -> None:
     """Record a confirmed COVID-19 infection (immune for 6 calendar months)."""
     with clear_errors():
-        _service().record_infection(env, identity_number, _aware(at))
+        _service().record_infection(env, identity_number, at)
     console.print("infection recorded")
 
 
@@ -156,7 +158,7 @@ def pcr(
 ) -> None:
     """Record a PCR result by sample time (a negative one counts for 72 hours)."""
     with clear_errors():
-        _service().record_pcr(env, identity_number, negative, _aware(at))
+        _service().record_pcr(env, identity_number, negative, at)
     console.print("PCR result recorded")
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from saglik.cli.context import (
     change_log,
@@ -18,6 +17,7 @@ from saglik.cli.context import (
     known_env,
     migrated_engine,
 )
+from saglik.cli.tables import print_whole, whole_table
 from saglik.services.obs import ObsDataError, ObsRegistryService, parse_form
 from saglik.services.obs_fixtures import obs_fixtures
 from saglik.store import obs_repo
@@ -55,29 +55,42 @@ def _form(path: Path):  # type: ignore[no-untyped-def]
 
 @app.command("test-records")
 def list_test_records(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list of objects (snake_case keys).")
+    ] = False,
 ) -> None:
-    """List the test environment's fixture death forms (FormNo, ReferansNo, what they cover)."""
-    fixtures = obs_fixtures()
+    """List the test environment's fixture death forms: FormNo and ReferansNo, and the identity
+    or passport number, names and birth date a lookup needs."""
+    rows = [
+        {
+            "category": fx.category,
+            "form_no": fx.form_no,
+            "referans_no": fx.referans_no,
+            "identity_number": fx.form.identity_number,
+            "passport_no": fx.form.passport_no,
+            "first_name": fx.form.first_name,
+            "last_name": fx.form.last_name,
+            "birth_date": fx.form.birth_date.isoformat() if fx.form.birth_date else None,
+        }
+        for fx in obs_fixtures()
+    ]
     if as_json:
-        rows = [
-            {
-                "category": fx.category,
-                "FormNo": fx.form_no,
-                "ReferansNo": fx.referans_no,
-                "TcKimlikNo": fx.form.identity_number,
-                "PasaportNo": fx.form.passport_no,
-            }
-            for fx in fixtures
-        ]
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    table = Table("category", "FormNo", "ReferansNo", "T.C. / passport")
-    for fx in fixtures:
+    table = whole_table(
+        "category", "FormNo", "ReferansNo", "T.C. / passport", "first name", "last name", "born"
+    )
+    for row in rows:
         table.add_row(
-            fx.category, fx.form_no, fx.referans_no, fx.form.identity_number or fx.form.passport_no
+            row["category"],
+            row["form_no"],
+            row["referans_no"],
+            row["identity_number"] or row["passport_no"],
+            row["first_name"],
+            row["last_name"],
+            row["birth_date"] or "",
         )
-    console.print(table)
+    print_whole(table)
 
 
 @app.command()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import socket
 from types import FrameType
@@ -14,9 +13,8 @@ import uvicorn
 from saglik.cli.context import clear_errors, clock, console, engine, fail, settings
 from saglik.services import bootstrap
 from saglik.services import demo as demo_service
+from saglik.services.accounts import IssuedCredential
 from saglik.web.logs import configure_logging
-
-log = logging.getLogger("saglik.demo")
 
 LIVE = "live"
 DEMO_PERSONS = 10_000
@@ -39,7 +37,8 @@ def _check_port_free(host: str, port: int) -> None:
 
 def _fill_live_with_demo(persons: int) -> None:
     """Only an empty live environment: a store with real (or earlier demo) persons is never
-    mixed with a new population, whatever the day."""
+    mixed with a new population, whatever the day. The one line goes to the terminal only:
+    the change log keeps the run."""
     if demo_service.has_persons(engine(), LIVE):
         message = "demo population: the live environment already holds persons, none generated"
     else:
@@ -47,8 +46,13 @@ def _fill_live_with_demo(persons: int) -> None:
             engine(), clock(), persons=persons, years=DEMO_YEARS, seed=DEMO_SEED, env=LIVE
         )
         message = summary.line()
-    log.info(message)
     console.print(message, highlight=False, soft_wrap=True)
+
+
+def _show_once(credential: IssuedCredential, whose: str) -> None:
+    console.print(f"[bold green]{whose} user created[/] (shown once, store it now):")
+    console.print(f"  username: [bold]{credential.username}[/]")
+    console.print(f"  password: [bold]{credential.password}[/]", highlight=False)
 
 
 def serve(
@@ -70,17 +74,21 @@ def serve(
 ) -> None:
     """Serve both environments. An empty store is migrated first; a store with no test user gets
     one, whose password is printed once. With --demo, an empty live environment is first given a
-    synthetic population (a one-line summary is printed; nothing personal)."""
+    synthetic population (a one-line summary is printed; nothing personal) and, if the live
+    environment has no user, a demo user whose password is printed once."""
     configure_logging(settings().log_level)
     _check_port_free(host, port)
     with clear_errors():
         credential = bootstrap.prepare(engine(), clock())
+        demo_credential = None
         if demo:
             _fill_live_with_demo(demo_persons)
+            demo_credential = bootstrap.ensure_demo_user(engine(), clock())
     if credential is not None:
-        console.print("[bold green]Test-environment user created[/] (shown once, store it now):")
-        console.print(f"  username: [bold]{credential.username}[/]")
-        console.print(f"  password: [bold]{credential.password}[/]", highlight=False)
+        _show_once(credential, "Test-environment")
+    if demo_credential is not None:
+        _show_once(demo_credential, "Live-environment (demo)")
+        console.print("  things to query: saglik demo sample", highlight=False)
     console.print(f"saglik listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     engine().dispose()
     # After a graceful shutdown uvicorn re-raises the signal it caught, which would end the process

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from saglik.cli.context import change_log, clear_errors, clock, console, migrated_engine
+from saglik.cli.tables import print_whole, whole_table
 from saglik.services.operator_tokens import OperatorTokens
 
 app = typer.Typer(
@@ -38,14 +38,14 @@ def list_tokens() -> None:
     """List tokens by name, with when they were created and revoked (never the tokens)."""
     with clear_errors():
         records = _tokens().list()
-    table = Table("name", "created (UTC)", "revoked (UTC)")
+    table = whole_table("name", "created (UTC)", "revoked (UTC)")
     for r in records:
         table.add_row(
             escape(r.name),
             f"{r.created_at:%Y-%m-%d %H:%M}",
             f"{r.revoked_at:%Y-%m-%d %H:%M}" if r.revoked_at else "",
         )
-    console.print(table)
+    print_whole(table)
 
 
 @app.command()

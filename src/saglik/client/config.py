@@ -52,7 +52,29 @@ def resolve_base_url(value: str) -> str:
     authority = text.split("://", 1)[1].split("/", 1)[0]
     if "@" in authority:
         raise ConfigError("base URL must not carry credentials; give username and password apart")
-    return text.rstrip("/")
+    return _without_service_segment(text.rstrip("/"))
+
+
+_SERVICE_SEGMENTS = frozenset({"hes", "obs"})
+
+
+def _without_service_segment(url: str) -> str:
+    """A base URL that already names a service (``…/hes``, ``…/OBS/GetTumOlumlerByDate``) would
+    answer every call with a 404; say what the base URL is instead."""
+    scheme, _, rest = url.partition("://")
+    authority, _, path = rest.partition("/")
+    segments = path.split("/") if path else []
+    # The service segment last (…/hes) or before a method name (…/hes/check-hes-codes); a
+    # deployment may well have a "hes" further up its own prefix.
+    for index in range(max(0, len(segments) - 2), len(segments)):
+        segment = segments[index]
+        if segment.lower() in _SERVICE_SEGMENTS:
+            base = "/".join([f"{scheme}://{authority}", *segments[:index]])
+            raise ConfigError(
+                f"the base URL ends before /hes/ or /OBS/ (the client adds them and the method): "
+                f"use {base}, not a URL with /{segment}"
+            )
+    return url
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Bringing a store to a servable state: migrated, fixtures in place, a sandbox user to try it."""
+"""Bringing a store to a servable state: migrated, reference data and fixtures in place, a
+sandbox user to try it."""
 
 from __future__ import annotations
 
@@ -9,16 +10,21 @@ from sqlalchemy import Engine
 
 from saglik.domain.clock import Clock
 from saglik.domain.methods import ALL_METHODS
+from saglik.services import demo
 from saglik.services.accounts import AccountService, IssuedCredential
 from saglik.services.changes import SYSTEM, ChangeLog, store_pseudonymizer
 from saglik.services.fixtures import apply_hes_fixtures
 from saglik.services.obs_fixtures import apply_obs_fixtures
+from saglik.services.refdata import ensure_districts
 from saglik.store import accounts_repo, migrate
 
 log = logging.getLogger("saglik.bootstrap")
 
 SANDBOX_INSTITUTION = "Sandbox"
 SANDBOX_USER = "sandbox"
+DEMO_ENV = "live"
+DEMO_INSTITUTION = "Demo"
+DEMO_USER = "demo"
 
 
 class StoreNotMigratedError(RuntimeError):
@@ -43,21 +49,44 @@ def ensure_schema(engine: Engine) -> None:
         )
 
 
-def ensure_sandbox_user(engine: Engine, clock: Clock) -> IssuedCredential | None:
-    """On a store with no test-environment user, create one with every method; else None."""
+def ensure_store(engine: Engine) -> None:
+    """What every command and the server need before they use a store: its schema current and
+    the shipped districts in an empty district table."""
+    ensure_schema(engine)
+    ensure_districts(engine)
+
+
+def _ensure_user(
+    engine: Engine, clock: Clock, env: str, username: str, institution: str
+) -> IssuedCredential | None:
+    """On a store with no user in ``env``, create one with every method; else None."""
     with engine.connect() as conn:
-        if accounts_repo.count_users(conn, "test"):
+        if accounts_repo.count_users(conn, env):
             return None
     accounts = AccountService(engine, clock, ChangeLog(SYSTEM, clock, store_pseudonymizer(engine)))
     with contextlib.suppress(accounts_repo.DuplicateError):
-        accounts.add_institution(SANDBOX_INSTITUTION)
+        accounts.add_institution(institution)
     return accounts.add_user(
-        username=SANDBOX_USER, institution=SANDBOX_INSTITUTION, env="test", methods=ALL_METHODS
+        username=username, institution=institution, env=env, methods=ALL_METHODS
     )
 
 
+def ensure_sandbox_user(engine: Engine, clock: Clock) -> IssuedCredential | None:
+    """The test environment's user, so a first start can be queried at once."""
+    return _ensure_user(engine, clock, "test", SANDBOX_USER, SANDBOX_INSTITUTION)
+
+
+def ensure_demo_user(engine: Engine, clock: Clock) -> IssuedCredential | None:
+    """A live user for the demo population (``serve --demo``): only where the live persons are a
+    demo run's and the live environment has no user yet, so no real person's data is opened to
+    a credential nobody asked for."""
+    if not demo.has_demo_run(engine, DEMO_ENV):
+        return None
+    return _ensure_user(engine, clock, DEMO_ENV, DEMO_USER, DEMO_INSTITUTION)
+
+
 def prepare(engine: Engine, clock: Clock) -> IssuedCredential | None:
-    ensure_schema(engine)
+    ensure_store(engine)
     apply_hes_fixtures(engine, clock)
     apply_obs_fixtures(engine)
     return ensure_sandbox_user(engine, clock)

@@ -17,13 +17,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
-from importlib import resources
 from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from saglik.data.tables import obs_tables, provinces
+from saglik.data.tables import data_text, obs_tables, provinces
 from saglik.domain.clock import Clock
 from saglik.domain.methods import ENVIRONMENTS
 from saglik.domain.obs import FORENSIC_MANNERS, DeathRecord
@@ -94,7 +93,7 @@ class DemoSummary:
 
 
 def _data(name: str) -> Any:
-    return json.loads(resources.files("saglik.data").joinpath(name).read_text("utf-8"))
+    return json.loads(data_text(name))
 
 
 @cache
@@ -125,8 +124,7 @@ def reserved_identity_numbers() -> frozenset[str]:
 
 
 def load_districts(engine: Engine) -> dict[int, list[int]]:
-    """Plate → district codes (ascending), as ``saglik refdata import`` loaded them (empty if it
-    was not)."""
+    """Plate → district codes (ascending), from the store's district table."""
     with engine.connect() as conn:
         plates = bulk_repo.district_plates(conn)
     found: dict[int, list[int]] = {}
@@ -146,7 +144,13 @@ so the guard of the next run knows the environment's persons may be demo persons
 
 
 def _earlier_demo_run(conn: Connection, env: str) -> bool:
-    return changes_repo.has_change(conn, entity=DEMO_ENTITY, env=env)
+    return changes_repo.latest_change(conn, entity=DEMO_ENTITY, env=env) is not None
+
+
+def has_demo_run(engine: Engine, env: str) -> bool:
+    """Whether a demo run ever wrote into ``env`` (its persons may then be demo persons)."""
+    with engine.connect() as conn:
+        return _earlier_demo_run(conn, env)
 
 
 def check_target(engine: Engine, env: str) -> None:

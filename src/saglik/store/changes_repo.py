@@ -74,11 +74,12 @@ def list_changes(
     return [ChangeRecord(**row._mapping) for row in conn.execute(query)]
 
 
-def has_change(conn: Connection, *, entity: str, env: str) -> bool:
-    """Whether the log holds any change of this kind in this environment."""
-    found = conn.execute(
-        select(operator_changes.c.id)
+def latest_change(conn: Connection, *, entity: str, env: str) -> ChangeRecord | None:
+    """The newest change of this kind in this environment."""
+    row = conn.execute(
+        select(operator_changes)
         .where(operator_changes.c.entity == entity, operator_changes.c.env == env)
+        .order_by(operator_changes.c.id.desc())
         .limit(1)
     ).first()
-    return found is not None
+    return ChangeRecord(**row._mapping) if row is not None else None

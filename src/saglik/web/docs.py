@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
@@ -65,8 +65,14 @@ async def _spec_yaml(request: Request) -> Response:
     return Response(spec_text(name), media_type="application/yaml")
 
 
+async def _home(_request: Request) -> Response:
+    """A person who opens the server's address in a browser wants the documentation."""
+    return RedirectResponse("/docs", status_code=302)
+
+
 def routes() -> list[BaseRoute]:
     return [
+        Route("/", _home, methods=["GET"]),
         Route("/docs", _page, methods=["GET"]),
         Mount("/docs/static", app=StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui"),
         Route("/openapi/{name}.json", _spec_json, methods=["GET"]),
