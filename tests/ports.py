@@ -17,13 +17,15 @@ FIRST = 12_000
 BLOCKS = (32_000 - FIRST) // BLOCK
 
 
-def _worker_index() -> int:
-    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return int(name[2:]) if name[2:].isdigit() else 0
+def block_of(worker: str) -> range:
+    """The ports of the worker named ``worker`` (``gw0``, ``gw1``, …; anything else: the first)."""
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    start = FIRST + BLOCK * (index % BLOCKS)
+    return range(start, start + BLOCK)
 
 
-_start = FIRST + BLOCK * (_worker_index() % BLOCKS)
-_candidates = itertools.cycle(range(_start, _start + BLOCK))
+_block = block_of(os.environ.get("PYTEST_XDIST_WORKER", "gw0"))
+_candidates = itertools.cycle(_block)
 
 
 def free_port() -> int:
@@ -36,4 +38,4 @@ def free_port() -> int:
             except OSError:
                 continue
         return port
-    raise RuntimeError(f"no free port in {_start}..{_start + BLOCK - 1}")
+    raise RuntimeError(f"no free port in {_block.start}..{_block.stop - 1}")
