@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -548,3 +548,42 @@ def test_district_plates_reads_every_district(db: Engine) -> None:
     assert plates[1231] == 6
     assert plates[1421] == 34
     assert len(plates) == 973
+
+
+# --- batches in one transaction; values as they are read back ------------------------------------
+
+
+def test_two_batches_in_one_transaction_are_both_written_once(db: Engine) -> None:
+    """A staging table used twice before a commit (PostgreSQL) holds the second batch only."""
+    first, second = people(40), people(25)
+    with db.begin() as conn:
+        assert bulk_repo.upsert_persons(conn, ENV, first, NOW) == {}
+        assert bulk_repo.upsert_persons(conn, ENV, second, NOW) == {}
+    wanted = ids_of(first + second)
+    assert count(db, persons, persons.c.env == ENV, persons.c.identity_number.in_(wanted)) == 65
+
+
+def test_a_batch_reads_back_what_one_row_at_a_time_would_have_written(db: Engine) -> None:
+    """Times in any offset, names with Turkish letters and a backslash, a tab, None: the bulk
+    path binds values as the single-row path does."""
+    holder = people(1)[0]
+    odd = PersonRow(random_tckn(_rng), "ŞÜKRÜ\\\tİĞNE", "ÖZ ÇAĞ", consent_test=True)
+    write_persons(db, [holder, odd])
+    istanbul = timezone(timedelta(hours=3))
+    at = datetime(2026, 2, 3, 4, 5, 6, 789_000, tzinfo=istanbul)
+    code = CodeRow("T1S23456T7", holder.identity_number, at, at + timedelta(days=30), None)
+    with db.begin() as conn:
+        assert bulk_repo.upsert_codes(conn, ENV, [code]) == {}
+    with db.connect() as conn:
+        stored = conn.execute(
+            select(persons.c.first_name, persons.c.last_name, persons.c.consent_test).where(
+                persons.c.identity_number == odd.identity_number
+            )
+        ).one()
+        times = conn.execute(
+            select(hes_codes.c.created_at, hes_codes.c.expires_at, hes_codes.c.cancelled_at).where(
+                hes_codes.c.code == "T1S23456T7"
+            )
+        ).one()
+    assert tuple(stored) == ("ŞÜKRÜ\\\tİĞNE", "ÖZ ÇAĞ", True)
+    assert times == (at.astimezone(UTC), (at + timedelta(days=30)).astimezone(UTC), None)

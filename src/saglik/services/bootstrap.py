@@ -17,6 +17,8 @@ from saglik.services.fixtures import apply_hes_fixtures
 from saglik.services.obs_fixtures import apply_obs_fixtures
 from saglik.services.refdata import ensure_districts
 from saglik.store import accounts_repo, migrate
+from saglik.store.bulk_repo import ALL_BULK_TABLES
+from saglik.store.statistics import analyze
 
 log = logging.getLogger("saglik.bootstrap")
 
@@ -89,4 +91,6 @@ def prepare(engine: Engine, clock: Clock) -> IssuedCredential | None:
     ensure_store(engine)
     apply_hes_fixtures(engine, clock)
     apply_obs_fixtures(engine)
+    with engine.begin() as conn:  # a new store's tables now hold rows the planner must know of
+        analyze(conn, ALL_BULK_TABLES, never_analyzed=True)
     return ensure_sandbox_user(engine, clock)

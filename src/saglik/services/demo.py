@@ -41,6 +41,7 @@ from saglik.services.fixtures import hes_fixtures
 from saglik.services.obs import CauseInput
 from saglik.services.obs_fixtures import obs_fixtures
 from saglik.store import bulk_repo, changes_repo, hes_repo
+from saglik.store.statistics import GrowthAnalyzer
 
 log = logging.getLogger("saglik.demo")
 
@@ -270,23 +271,27 @@ def generate(
     )
     counts: Counter[str] = Counter()
     done = 0
+    statistics = GrowthAnalyzer(engine, bulk_repo.ALL_BULK_TABLES)
     if progress is not None:
         progress(0, persons)
     with _writer(engine) as conn:
         while chunk := list(islice(population, batch)):
             person_rows, code_rows, event_rows, deaths = _rows(chunk)
             with conn.begin():
+                bulk_repo.commit_without_waiting(conn)
                 refused = len(bulk_repo.upsert_persons(conn, env, person_rows, now))
                 refused += len(bulk_repo.upsert_codes(conn, env, code_rows))
                 refused += len(bulk_repo.upsert_events(conn, env, event_rows))
                 refused += len(bulk_repo.upsert_deaths(conn, env, deaths, now))
             done += len(person_rows)
+            statistics.written(len(person_rows))
             counts.update(
                 codes=len(code_rows), events=len(event_rows), deaths=len(deaths), refused=refused
             )
             counts.update(_counts(deaths))
             if progress is not None:
                 progress(done, persons)
+    statistics.finish()
     if counts["refused"]:
         log.warning("demo population: %d rows refused by the store", counts["refused"])
     return DemoSummary(

@@ -2,10 +2,13 @@
 
 Every function writes one batch inside the caller's transaction and is idempotent: writing the
 same rows again changes nothing, so a batch that was rolled back (crash, ``kill -9``) can simply be
-written again. Rows that cannot be written (unknown person, a code or FormNo that belongs to
-someone else, a value longer than its column) are returned by index with a reason that names no
-personal value; the rest of the batch is written. Nothing a caller passes can make the database
-refuse the batch as a whole, so one bad row never costs the others.
+written again. On PostgreSQL a batch travels by ``COPY`` into a staging table and is merged with
+one ``INSERT … SELECT … ON CONFLICT`` (``copy_load``); on SQLite, by one executemany.
+
+Rows that cannot be written (unknown person, a code or FormNo that belongs to someone else, a
+value longer than its column) are returned by index with a reason that names no personal value;
+the rest of the batch is written. Nothing a caller passes can make the database refuse the batch
+as a whole, so one bad row never costs the others.
 """
 
 from __future__ import annotations
@@ -15,14 +18,29 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, func, or_, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.dml import Insert
 
 from saglik.domain.obs import DeathRecord
 from saglik.domain.records import CodeRow, EventRow, PersonRow
-from saglik.store import obs_repo
+from saglik.store import copy_load, obs_repo
 from saglik.store.hes_repo import NEGATIVE, POSITIVE
 from saglik.store.schema import (
     death_causes,
+    death_form_history,
     death_forms,
     districts,
     hes_codes,
@@ -42,6 +60,28 @@ FORM_NO_TAKEN = "this FormNo belongs to a form with another ReferansNo"
 CODE_TAKEN = "this code belongs to another person"
 
 EVENT_KINDS = ("vaccination", "infection", "pcr", "risk")
+
+FILLS: dict[str, tuple[Table, ...]] = {
+    "persons": (persons,),
+    "codes": (hes_codes,),
+    "events": (vaccinations, infections, pcr_results, risk_periods),
+    "deaths": (death_forms, death_causes, death_form_history),
+}
+"""The tables each kind of batch writes: those whose statistics a bulk load keeps current while
+it grows them (``statistics.GrowthAnalyzer``)."""
+READS: dict[str, tuple[Table, ...]] = {"codes": (persons,), "events": (persons,)}
+"""The tables a kind's batches look rows up in without writing them."""
+ALL_BULK_TABLES = tuple(table for tables in FILLS.values() for table in tables)
+
+
+def commit_without_waiting(conn: Connection) -> None:
+    """Call first in a batch's transaction. On PostgreSQL its commit then returns before the WAL
+    reaches disk (``synchronous_commit = off`` for this transaction only): a crash of the server
+    can lose the last batches committed, never part of one, and the idempotent rerun writes them
+    again, as after SQLite's ``synchronous=NORMAL`` loses its last commits to a power cut. A
+    bulk load then does not wait on a disk flush once a batch."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -79,7 +119,10 @@ def _upsert(
 ) -> Any:
     """INSERT … ON CONFLICT (key) DO UPDATE of ``changing``, only where a value differs: a
     rerun then writes no row at all (no page write on SQLite, no dead tuple on PostgreSQL).
-    Columns in ``keep_set`` keep a stored value and are only filled where it is NULL."""
+    Columns in ``keep_set`` keep a stored value and are only filled where it is NULL. Without
+    ``changing``, an existing row is left as it is."""
+    if not changing:
+        return insert.on_conflict_do_nothing(index_elements=[table.c[c] for c in key])
     new = {
         c: func.coalesce(table.c[c], insert.excluded[c]) if c in keep_set else insert.excluded[c]
         for c in changing
@@ -90,25 +133,67 @@ def _upsert(
     )
 
 
+def _merge(
+    conn: Connection,
+    table: Table,
+    key: Sequence[str],
+    changing: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+    keep_set: Sequence[str] = (),
+) -> None:
+    """One batch of ``rows`` (distinct keys, the same columns) into ``table`` by ``key``."""
+    if not rows:
+        return
+    insert: Insert = dialect_insert(conn)(table)
+    if conn.dialect.name != "postgresql":
+        conn.execute(_upsert(insert, table, key, changing, keep_set), rows)
+        return
+    staged = copy_load.stage(conn, table, rows)
+    names = list(rows[0])
+    from_stage = insert.from_select(names, select(*(staged.c[name] for name in names)))
+    conn.execute(_upsert(from_stage, table, key, changing, keep_set))
+
+
 def district_plates(conn: Connection) -> dict[int, int]:
     """Every district's province plate: ~1,000 rows, read once by an import instead of once per
     death form."""
     return {row[0]: row[1] for row in conn.execute(select(districts.c.code, districts.c.plate))}
 
 
+LOOKUPS: dict[str, tuple[Column[Any], ...]] = {
+    "persons": (persons.c.identity_number, persons.c.id),
+    "codes": (hes_codes.c.code, hes_codes.c.person_id),
+    "forms": (death_forms.c.form_no, death_forms.c.id, death_forms.c.referans_no),
+}
+"""A batch's lookups by natural key: the key column first, then what is read with it."""
+
+
+def lookup(dialect: str, name: str, env: str, keys: Sequence[str]) -> Select[Any]:
+    """One lookup of ``keys`` in ``env``. On PostgreSQL the keys travel as one array
+    (``= ANY``): one parameter however many keys, where an ``IN`` list costs the client a bound
+    parameter per key; SQLite has no arrays. Its plan is what ``statistics`` keeps on the index."""
+    columns = LOOKUPS[name]
+    key = columns[0]
+    if dialect == "postgresql":
+        matches = key == any_(bindparam("keys", list(keys), type_=ARRAY(key.type)))
+    else:
+        matches = key.in_(keys)
+    table = key.table
+    assert isinstance(table, Table)
+    return select(*columns).where(table.c.env == env, matches)
+
+
+def _looked_up(conn: Connection, name: str, env: str, keys: Iterable[str]) -> list[Any]:
+    wanted = sorted(set(keys))
+    if not wanted:
+        return []
+    dialect = conn.dialect.name
+    chunks = [wanted] if dialect == "postgresql" else _chunks(wanted)
+    return [row for chunk in chunks for row in conn.execute(lookup(dialect, name, env, chunk))]
+
+
 def person_ids(conn: Connection, env: str, identity_numbers: Iterable[str]) -> dict[str, int]:
-    wanted = sorted(set(identity_numbers))
-    found: dict[str, int] = {}
-    for chunk in _chunks(wanted):
-        found.update(
-            (row[0], row[1])
-            for row in conn.execute(
-                select(persons.c.identity_number, persons.c.id).where(
-                    persons.c.env == env, persons.c.identity_number.in_(chunk)
-                )
-            )
-        )
-    return found
+    return {row[0]: row[1] for row in _looked_up(conn, "persons", env, identity_numbers)}
 
 
 CONSENTS = ("consent_vaccination", "consent_immunity", "consent_test")
@@ -143,10 +228,7 @@ def upsert_persons(
         groups.setdefault(given, []).append(values)
     for given, params in groups.items():
         changing = ("first_name", "last_name", *(c for c in CONSENTS if c in given))
-        statement = _upsert(
-            dialect_insert(conn)(persons), persons, ("env", "identity_number"), changing
-        )
-        conn.execute(statement, params)
+        _merge(conn, persons, ("env", "identity_number"), changing, params)
     return rejected
 
 
@@ -159,17 +241,7 @@ def _resolve(
 
 
 def _code_owners(conn: Connection, env: str, codes: Iterable[str]) -> dict[str, int]:
-    owners: dict[str, int] = {}
-    for chunk in _chunks(sorted(set(codes))):
-        owners.update(
-            (row[0], row[1])
-            for row in conn.execute(
-                select(hes_codes.c.code, hes_codes.c.person_id).where(
-                    hes_codes.c.env == env, hes_codes.c.code.in_(chunk)
-                )
-            )
-        )
-    return owners
+    return {row[0]: row[1] for row in _looked_up(conn, "codes", env, codes)}
 
 
 def upsert_codes(
@@ -200,16 +272,11 @@ def upsert_codes(
         raise ValueError("rows without created_at need now")
     changing = ["person_id", "expires_at", "cancelled_at"]
     for group, keep_created in ((dated, False), (undated, True)):
-        if not group:
-            continue
-        conn.execute(
-            _upsert(
-                dialect_insert(conn)(hes_codes),
-                hes_codes,
-                ("env", "code"),
-                changing if keep_created else [*changing, "created_at"],
-                keep_set=("cancelled_at",),
-            ),
+        _merge(
+            conn,
+            hes_codes,
+            ("env", "code"),
+            changing if keep_created else [*changing, "created_at"],
             [
                 {
                     "env": env,
@@ -221,6 +288,7 @@ def upsert_codes(
                 }
                 for row in group
             ],
+            keep_set=("cancelled_at",),
         )
     return rejected
 
@@ -275,18 +343,8 @@ def upsert_events(conn: Connection, env: str, rows: Sequence[EventRow]) -> dict[
             continue
         # One row per key and statement: the last of a batch wins, as a later batch would.
         by_kind[row.kind][tuple(values[c] for c in key)] = values
-    insert = dialect_insert(conn)
     for table, key, changing, kind in _EVENT_PLANS:
-        params = list(by_kind[kind].values())
-        if not params:
-            continue
-        if changing:
-            statement = _upsert(insert(table), table, key, changing)
-        else:
-            statement = insert(table).on_conflict_do_nothing(
-                index_elements=[table.c[c] for c in key]
-            )
-        conn.execute(statement, params)
+        _merge(conn, table, key, changing, list(by_kind[kind].values()))
     return rejected
 
 
@@ -317,13 +375,8 @@ def upsert_deaths(
         else:
             latest[(record.form_no, record.referans_no)] = (i, record)
     existing: dict[str, dict[str, int]] = {}
-    for chunk in _chunks(sorted({form_no for form_no, _ref in latest})):
-        for form_no, form_id, referans_no in conn.execute(
-            select(death_forms.c.form_no, death_forms.c.id, death_forms.c.referans_no).where(
-                death_forms.c.env == env, death_forms.c.form_no.in_(chunk)
-            )
-        ):
-            existing.setdefault(form_no, {})[referans_no] = form_id
+    for form_no, form_id, referans_no in _looked_up(conn, "forms", env, (f for f, _r in latest)):
+        existing.setdefault(form_no, {})[referans_no] = form_id
     fresh: list[DeathRecord] = []
     claimed: dict[str, str] = {}
     known: list[tuple[int, DeathRecord]] = []
@@ -390,21 +443,35 @@ def _differing(
 
 def _insert_forms(conn: Connection, env: str, records: Sequence[DeathRecord]) -> None:
     """New forms with their causes and "registered" history, three statements for the batch."""
-    ids = conn.scalars(
-        death_forms.insert().returning(death_forms.c.id, sort_by_parameter_order=True),
-        [
-            {
-                "env": env,
-                "form_no": r.form_no,
-                "referans_no": r.referans_no,
-                "status": obs_repo.REGISTERED,
-                "registered_at": r.registered_at,
-                "updated_at": None,
-                **obs_repo.form_columns(r),
-            }
-            for r in records
-        ],
-    ).all()
+    rows = [
+        {
+            "env": env,
+            "form_no": r.form_no,
+            "referans_no": r.referans_no,
+            "status": obs_repo.REGISTERED,
+            "registered_at": r.registered_at,
+            "updated_at": None,
+            **obs_repo.form_columns(r),
+        }
+        for r in records
+    ]
+    if conn.dialect.name == "postgresql":
+        staged = copy_load.stage(conn, death_forms, rows)
+        names = list(rows[0])
+        inserted = conn.execute(
+            death_forms.insert()
+            .from_select(names, select(*(staged.c[name] for name in names)))
+            .returning(death_forms.c.form_no, death_forms.c.id)
+        )
+        by_form_no = {form_no: form_id for form_no, form_id in inserted}  # unique in a batch
+        ids = [by_form_no[r.form_no] for r in records]
+    else:
+        ids = list(
+            conn.scalars(
+                death_forms.insert().returning(death_forms.c.id, sort_by_parameter_order=True),
+                rows,
+            )
+        )
     obs_repo.write_many_causes(
         conn, [(form_id, r.causes) for form_id, r in zip(ids, records, strict=True)]
     )

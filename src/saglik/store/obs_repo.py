@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 
 from saglik.domain.obs import Cause, DeathRecord, Place, Scope
+from saglik.store import copy_load
 from saglik.store.prepared import PreparedSelect, ThreadConnections
 from saglik.store.schema import death_causes, death_form_history, death_forms, districts
 from saglik.store.types import UtcDateTime
@@ -386,22 +387,21 @@ def write_many_causes(conn: Connection, chains: Sequence[tuple[int, Sequence[Cau
         for form, causes in chains
         for i, c in enumerate(causes, start=1)
     ]
-    if rows:
-        conn.execute(death_causes.insert(), rows)
+    copy_load.insert_rows(conn, death_causes, rows)
 
 
 def add_many_history(
     conn: Connection, env: str, registered: Sequence[tuple[int, datetime]]
 ) -> None:
     """The "registered" history entries of new forms, in one statement."""
-    if registered:
-        conn.execute(
-            death_form_history.insert(),
-            [
-                {"form_id": f, "env": env, "at": at, "action": REGISTERED, "changes": None}
-                for f, at in registered
-            ],
-        )
+    copy_load.insert_rows(
+        conn,
+        death_form_history,
+        [
+            {"form_id": f, "env": env, "at": at, "action": REGISTERED, "changes": None}
+            for f, at in registered
+        ],
+    )
 
 
 def add_history(
