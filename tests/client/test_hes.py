@@ -321,3 +321,51 @@ def test_async_errors_are_the_same_exceptions(server: LiveServer, users: Users) 
                 await client.check_many([f"Z{i:04d}ZZZZZ" for i in range(1100)])
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("single", "plus"),
+    [("check-hes-code", False), ("check-employee-hes-code", False), ("check-hes-code-plus", True)],
+)
+def test_check_many_through_a_single_code_method_sends_one_request_a_code(
+    server: LiveServer, users: Users, single: str, plus: bool
+) -> None:
+    transport = CountingTransport()
+    progress: list[tuple[int, int]] = []
+    with HesClient(
+        sandbox_base(server), users.test.username, users.test.password, transport=transport
+    ) as client:
+        answer = client.check_many(
+            ["a1s1-0001-s1", RISKY, EXPIRED, UNKNOWN, "bad", RISKY],
+            plus=plus,
+            single=single,
+            progress=lambda *p: progress.append(p),
+        )
+        bulk = client.check_many([VACCINATED, RISKY], plus=plus)
+    assert set(answer.success) == {"a1s1-0001-s1", RISKY}
+    assert answer.success["a1s1-0001-s1"] == bulk.success[VACCINATED]
+    assert answer.failure == {
+        EXPIRED: ERROR_EXPIRED,
+        UNKNOWN: ERROR_NOT_FOUND,
+        "bad": ERROR_INVALID,
+    }
+    sent = [r.url.path.rsplit("/", 1)[1] for r in transport.requests[:4]]
+    assert sent == [single] * 4, "each distinct code once, through the method named"
+    assert (progress[0], progress[-1], len(progress)) == ((0, 4), (4, 4), 5)
+
+
+def test_check_many_refuses_a_method_it_cannot_send_codes_through(hes: HesClient) -> None:
+    for single, plus in (("check-visitor-hes-code", False), ("check-hes-code", True)):
+        with pytest.raises(ValueError, match="single must be one of"):
+            hes.check_many([RISKLESS], plus=plus, single=single)
+
+
+def test_async_check_many_through_a_single_code_method(async_hes: AsyncHesClient) -> None:
+    async def scenario() -> None:
+        async with async_hes as client:
+            answer = await client.check_many(
+                [RISKLESS, UNKNOWN], single="check-hes-code", concurrency=2
+            )
+            assert (set(answer.success), answer.failure) == ({RISKLESS}, {UNKNOWN: ERROR_NOT_FOUND})
+
+    asyncio.run(scenario())

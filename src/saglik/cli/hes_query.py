@@ -16,7 +16,6 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,12 +50,12 @@ from saglik.client import (
     ERROR_INVALID,
     ERROR_NOT_FOUND,
     HesClient,
-    HesCodeError,
     HesPlusResult,
     HesResult,
     InvalidCode,
     normalize_code,
 )
+from saglik.client.hes import Many
 
 CODE_COLUMNS = ("hes_code", "code")
 """Header names recognised without --column, in order of preference."""
@@ -407,40 +406,13 @@ def _ask(
     concurrency: int,
     progress: Callable[[int, int], None] | None,
 ) -> Answers:
-    if method in (Method.bulk, Method.bulk_plus):
-        if method.is_plus:
-            plus = client.check_many(codes, plus=True, concurrency=concurrency, progress=progress)
-            return plus.success, plus.failure
-        plain = client.check_many(codes, concurrency=concurrency, progress=progress)
-        return plain.success, plain.failure
-    ask = {
-        Method.employee: client.check_employee,
-        Method.hes_code: client.check_code,
-        Method.plus: client.check_plus,
-    }[method]
-
-    def one(code: str) -> HesResult | str:
-        try:
-            return ask(code)
-        except HesCodeError as exc:
-            return exc.error_key
-
-    distinct = list(dict.fromkeys(codes))
-    success: dict[str, HesResult] = {}
-    failure: dict[str, str] = {}
-    if progress is not None:
-        progress(0, len(distinct))
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="saglik-hes") as pool:
-        for done, (code, answer) in enumerate(
-            zip(distinct, pool.map(one, distinct), strict=True), 1
-        ):
-            if isinstance(answer, str):
-                failure[code] = answer
-            else:
-                success[code] = answer
-            if progress is not None:
-                progress(done, len(distinct))
-    return success, failure
+    single = None if method in (Method.bulk, Method.bulk_plus) else method.value
+    options: Many = {"concurrency": concurrency, "progress": progress, "single": single}
+    if method.is_plus:
+        plus = client.check_many(codes, plus=True, **options)
+        return plus.success, plus.failure
+    plain = client.check_many(codes, **options)
+    return plain.success, plain.failure
 
 
 def check(

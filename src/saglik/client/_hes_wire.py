@@ -33,6 +33,9 @@ LEGACY = "check-hes-code"
 PLUS = "check-hes-code-plus"
 BULK = "check-hes-codes"
 BULK_PLUS = "check-hes-codes-plus"
+SINGLE_PLAIN = (EMPLOYEE, LEGACY)
+SINGLE_PLUS = (PLUS,)
+"""The single-code methods that answer for a code alone (the visitor check needs a place)."""
 
 
 CODE_ERRORS: dict[str, tuple[type[errors.HesCodeError], str]] = {
@@ -102,6 +105,21 @@ def single_call(method: str, code: str, model: type[R], extra: dict[str, Any]) -
     normal = normalize_code(code)
     decode = partial(_decode_model, method=method, code=normal, model=model)
     return Call(method, "POST", f"hes/{method}", decode, json_body={"hes_code": normal, **extra})
+
+
+def _as_bulk(response: httpx.Response, *, single: Call[R], code: str) -> BulkResult[R]:
+    try:
+        return BulkResult(success={code: single.decode(response)})
+    except errors.HesCodeError as exc:
+        return BulkResult(failure={code: exc.error_key})
+
+
+def single_as_bulk(method: str, code: str, model: type[R]) -> Call[BulkResult[R]]:
+    """One normalised code through a single-code method, answered in the bulk methods' shape
+    (found, or its errorKey), so ``check_many`` merges it like a bulk answer."""
+    single = single_call(method, code, model, {})
+    decode = partial(_as_bulk, single=single, code=code)
+    return Call(method, "POST", single.path, decode, json_body=single.json_body)
 
 
 def visit_fields(visit: Visit) -> dict[str, Any]:

@@ -26,6 +26,10 @@ class Many(TypedDict, total=False):
 
     concurrency: int
     progress: Progress | None
+    single: str | None
+    """Send each code in a request of its own through this single-code method instead of the
+    bulk method, for a service user granted only that one: ``check-employee-hes-code`` or
+    ``check-hes-code``, or ``check-hes-code-plus`` with ``plus=True``."""
 
 
 Codes = Iterable[str]
@@ -37,25 +41,37 @@ Yes = Literal[True]
 
 @dataclass
 class _Batch:
-    """One ``check_many``: the plan, its requests, and the progress bookkeeping both flavours
-    share (only the way the requests are run differs)."""
+    """One ``check_many``: the plan, its requests (each with how many codes it carries), and the
+    progress bookkeeping both flavours share (only the way the requests are run differs)."""
 
     plan: wire.BulkPlan
-    calls: list[Call[Any]]
+    requests: list[tuple[Call[Any], int]]
     concurrency: int
     progress: Progress | None
     done: int = 0
 
     @classmethod
     def of(
-        cls, codes: Codes, plus: bool, concurrency: int = 4, progress: Progress | None = None
+        cls,
+        codes: Codes,
+        plus: bool,
+        concurrency: int = 4,
+        progress: Progress | None = None,
+        single: str | None = None,
     ) -> _Batch:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         plan = wire.BulkPlan.of(codes, strict=False)
         model: type[HesResult] = HesPlusResult if plus else HesResult
-        calls: list[Call[Any]] = [wire.bulk_call(chunk, model) for chunk in plan.chunks()]
-        batch = cls(plan, calls, concurrency, progress)
+        requests: list[tuple[Call[Any], int]]
+        if single is None:
+            requests = [(wire.bulk_call(chunk, model), len(chunk)) for chunk in plan.chunks()]
+        else:
+            allowed = wire.SINGLE_PLUS if plus else wire.SINGLE_PLAIN
+            if single not in allowed:
+                raise ValueError(f"single must be one of {', '.join(allowed)} (plus={plus})")
+            requests = [(wire.single_as_bulk(single, code, model), 1) for code in plan.inputs_of]
+        batch = cls(plan, requests, concurrency, progress)
         batch.advance(0)
         return batch
 
@@ -123,7 +139,8 @@ class HesClient(SyncService):
         self, codes: Codes, *, plus: bool = False, **options: Unpack[Many]
     ) -> Plain | Plus:
         """Any number of codes: normalised, each distinct code sent once, in requests of at most
-        500 run ``concurrency`` at a time, the answers merged and keyed by the inputs.
+        500 (one with ``single``) run ``concurrency`` at a time, the answers merged and keyed by
+        the inputs.
 
         Input that is not a code does not fail the batch: it is reported in ``failure`` as
         ``"invalid"`` (:data:`ERROR_INVALID`), so one bad row in a roster of thousands costs
@@ -133,12 +150,12 @@ class HesClient(SyncService):
         """
         batch = _Batch.of(codes, plus, **options)
         answers: list[Any] = []
-        if not batch.calls:
+        if not batch.requests:
             return batch.plan.finish(answers)
-        workers = min(batch.concurrency, len(batch.calls))
+        workers = min(batch.concurrency, len(batch.requests))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="saglik-hes") as pool:
             futures: dict[Future[Any], int] = {
-                pool.submit(self._run, call): len(call.json_body) for call in batch.calls
+                pool.submit(self._run, call): size for call, size in batch.requests
             }
             try:
                 for future in as_completed(futures):
@@ -193,11 +210,11 @@ class AsyncHesClient(AsyncService):
         batch = _Batch.of(codes, plus, **options)
         gate = asyncio.Semaphore(batch.concurrency)
 
-        async def run(call: Call[Any]) -> tuple[Any, int]:
+        async def run(call: Call[Any], size: int) -> tuple[Any, int]:
             async with gate:
-                return await self._run(call), len(call.json_body)
+                return await self._run(call), size
 
-        tasks = [asyncio.ensure_future(run(call)) for call in batch.calls]
+        tasks = [asyncio.ensure_future(run(call, size)) for call, size in batch.requests]
         answers: list[Any] = []
         try:
             for next_done in asyncio.as_completed(tasks):

@@ -10,7 +10,6 @@ listed answer is the one a client gets now.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -112,13 +111,6 @@ def _death(person: DemoPerson) -> DeathSample | None:
     )
 
 
-def _picked(found: Iterable[DeathSample], count: int) -> list[DeathSample]:
-    """``count`` deaths, and among them up to ``count`` forensic ones when there are any."""
-    ordinary = [d for d in found if not d.forensic][:count]
-    forensic = [d for d in found if d.forensic][:count]
-    return ordinary + forensic
-
-
 def sample(engine: Engine, clock: Clock, *, env: str = "live", count: int = 3) -> DemoSample:
     """Up to ``count`` codes of each answer and ``count`` death forms (plus up to ``count``
     forensic ones) of the last demo run in ``env``."""
@@ -136,7 +128,7 @@ def sample(engine: Engine, clock: Clock, *, env: str = "live", count: int = 3) -
     )
     result = DemoSample(env=env, seed=run.seed)
     by_answer: dict[str, list[CodeSample]] = {answer: [] for answer in ANSWERS}
-    deaths: list[DeathSample] = []
+    by_kind: dict[bool, list[DeathSample]] = {False: [], True: []}  # forensic or not
     queries = HesQueryService(engine, clock, store_pseudonymizer(engine))
     try:
         with engine.connect() as conn:
@@ -147,18 +139,21 @@ def sample(engine: Engine, clock: Clock, *, env: str = "live", count: int = 3) -
                 else:
                     assert outcome.error is not None
                     answer = outcome.error.error_key
-                wanted = by_answer.get(answer)
-                if wanted is not None and len(wanted) < count:
-                    wanted.append(CodeSample(person.code.code, answer))
+                codes = by_answer.get(answer)
+                if codes is not None and len(codes) < count:
+                    codes.append(CodeSample(person.code.code, answer))
                 death = _death(person)
-                if death is not None and obs_repo.form_exists(conn, env, death.form_no):
-                    deaths.append(death)
+                if (
+                    death is not None
+                    and len(by_kind[death.forensic]) < count
+                    and obs_repo.form_exists(conn, env, death.form_no)
+                ):
+                    by_kind[death.forensic].append(death)
                 codes_done = all(len(found) == count for found in by_answer.values())
-                forensic = sum(d.forensic for d in deaths)
-                if codes_done and forensic >= count and len(deaths) - forensic >= count:
+                if codes_done and all(len(found) == count for found in by_kind.values()):
                     break
     finally:
         queries.close()
     result.codes = [code for answer in ANSWERS for code in by_answer[answer]]
-    result.deaths = _picked(deaths, count)
+    result.deaths = by_kind[False] + by_kind[True]
     return result

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Column, Connection, MetaData, Table, delete
@@ -22,26 +21,14 @@ _stages = MetaData()
 
 def _bound(
     conn: Connection, table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]
-) -> Iterator[Sequence[Any]]:
+) -> Iterator[list[Any]]:
     processors = [
         (i, process)
         for i, name in enumerate(names)
         if (process := table.c[name].type.bind_processor(conn.dialect)) is not None
     ]
-    pick = itemgetter(*names)
-    if len(names) == 1:
-        for row in rows:
-            values = [pick(row)]
-            for i, process in processors:
-                values[i] = process(values[i])
-            yield values
-        return
-    if not processors:
-        for row in rows:
-            yield pick(row)
-        return
     for row in rows:
-        values = list(pick(row))
+        values = [row[name] for name in names]
         for i, process in processors:
             values[i] = process(values[i])
         yield values
