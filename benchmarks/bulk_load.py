@@ -157,6 +157,9 @@ def fresh_store(backend: str, work: Path, pg: str, name: str) -> str:
             admin.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
             admin.execute(f'CREATE DATABASE "{PG_DATABASE}"')
         url = f"{pg}/{PG_DATABASE}"
+        key = work / f"{name}.pg.key"  # the audit key lives outside a PostgreSQL store
+        key.unlink(missing_ok=True)
+        os.environ["SAGLIK_AUDIT_KEY_FILE"] = str(key)  # the steps' processes inherit it
     upgraded = subprocess.run(
         [SAGLIK, "db", "upgrade"],
         env={**os.environ, "SAGLIK_DATABASE_URL": url},

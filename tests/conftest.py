@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import threading
 import time
 import uuid
@@ -31,6 +32,7 @@ from saglik.services.accounts import AccountService
 from saglik.services.bootstrap import ensure_store
 from saglik.services.hes import HesDataService
 from saglik.store.engine import make_engine
+from saglik.store.schema import auth_failures
 from saglik.web.app import create_app
 from tests.change_support import change_log
 from tests.pg_support import pg_database
@@ -45,6 +47,12 @@ TEST_HASH_COST = {
 """Argon2id at a cost of ~5 ms instead of ~100 ms a hash. The suite creates and checks hundreds
 of credentials; at the production cost they took half of its CPU. The production cost and the
 setting itself are tested in tests/services/test_passwords.py."""
+TEST_AUDIT_KEY = f"k1:{secrets.token_hex(32)}"
+"""The audit key ring of every store the suite makes (and every ``saglik`` process it starts),
+given as a PostgreSQL deployment gives it: SAGLIK_AUDIT_KEY. One ring for SQLite and PostgreSQL
+alike, so a test may use the session store and a store of its own under one environment. The
+key file a first ``saglik serve`` makes beside an SQLite store is tested where the variable is
+unset (tests/cli/test_audit_key.py, tests/services/test_audit_key.py)."""
 BACKENDS = [
     b.strip() for b in os.environ.get("SAGLIK_TEST_BACKENDS", "sqlite,postgresql").split(",") if b
 ]
@@ -53,7 +61,7 @@ BACKENDS = [
 def pytest_configure(config: pytest.Config) -> None:
     """Before any test: in this process, and in every ``saglik`` process a test starts (they
     inherit the environment)."""
-    for name, value in TEST_HASH_COST.items():
+    for name, value in {**TEST_HASH_COST, "SAGLIK_AUDIT_KEY": TEST_AUDIT_KEY}.items():
         os.environ.setdefault(name, value)
     passwords.configure(Settings.from_env().hash_cost)
 
@@ -68,6 +76,16 @@ def _reset_clock(clock: ManualClock) -> Iterator[None]:
     clock.set(BASE_TIME)
     yield
     clock.set(BASE_TIME)
+
+
+@pytest.fixture(autouse=True)
+def _no_guesses_carried_over(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test calls from 127.0.0.1: the wrong passwords of one test (counted per address by
+    the guessing throttle) must not lock out the next one."""
+    yield
+    if "store" in request.fixturenames:
+        with request.getfixturevalue("store").begin() as conn:
+            conn.execute(auth_failures.delete())
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

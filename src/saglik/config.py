@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
+from saglik.domain.pseudonym import parse_ring
 from saglik.services.passwords import HashCost
 
 DEFAULT_DATABASE_URL = "sqlite:///saglik.db"
@@ -39,12 +44,24 @@ class Settings(BaseSettings):
     change_poll_seconds: Annotated[float, Field(ge=0)] = 0.5
     audit_batch_max: Annotated[int, Field(ge=1)] = 512
     moi_endpoint: str | None = None
-    moi_secret: str | None = None
+    moi_secret: SecretStr | None = None
+    audit_key_file: Path | None = None
+    """The audit pseudonym key ring's file, created (mode 0600) on a new store's first start.
+    Default: beside an SQLite store's file (``saglik.db.key``); other stores need this or
+    ``audit_key``. Never inside the store: a copy of the store must not carry its key."""
+    audit_key: SecretStr | None = None
+    """The key ring itself (``k1:<64 hex digits>``, more entries space-separated), for
+    deployments that hand secrets over in variables."""
     trusted_proxies: CommaList = ()
     cors_origins: CommaList = ()
     """Origins whose browser pages may call the G2G methods (``https://app.example``, or ``*``
     for any); empty: no CORS headers at all."""
     log_level: str = "INFO"
+    body_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+    """Time from a request's headers to the last byte of its body; a client still sending then
+    gets 408 and is disconnected (README "Slow, idle and oversized clients")."""
+    max_connections: Annotated[int, Field(ge=1, le=1_000_000)] = 4096
+    """Connections one worker holds at once; more wait in the listen queue."""
     argon2_time_cost: Annotated[int, Field(ge=1, le=100)] = HashCost.time_cost
     argon2_memory_kib: Annotated[int, Field(ge=1024, le=4_194_304)] = HashCost.memory_kib
     argon2_parallelism: Annotated[int, Field(ge=1, le=64)] = HashCost.parallelism
@@ -59,7 +76,10 @@ class Settings(BaseSettings):
     def _networks(cls, value: Any) -> Any:
         value = _split(value)
         for network in value:
-            ipaddress.ip_network(network, strict=False)  # ValueError → a refused setting
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:  # its message quotes the value
+                raise ValueError("each entry is a network (203.0.113.0/24) or an address") from None
         return value
 
     @field_validator("cors_origins", mode="before")
@@ -71,6 +91,19 @@ class Settings(BaseSettings):
                 raise ValueError("each origin is scheme://host[:port], without a path, or *")
         return value
 
+    @field_validator("audit_key")
+    @classmethod
+    def _ring(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_ring(value.get_secret_value())  # KeyRingError (a ValueError) says where, not what
+        return value
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """What ``repr`` and ``str`` show, and so any log line that formats the settings: the
+        database URL with its password masked (the secrets are ``SecretStr`` already)."""
+        for name, value in super().__repr_args__():
+            yield name, masked_url(value) if name == "database_url" else value
+
     @classmethod
     def from_env(cls) -> Settings:
         try:
@@ -80,6 +113,16 @@ class Settings(BaseSettings):
                 {f"SAGLIK_{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors()}
             )
             raise SettingsError("invalid setting: " + "; ".join(problems)) from None
+
+
+def masked_url(url: str) -> str:
+    """A database URL fit to show: its password, in the user part or the query, as ``***``."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "(not a database URL)"
+    query = {k: "***" if "password" in k.lower() else v for k, v in parsed.query.items()}
+    return parsed.set(query=query).render_as_string(hide_password=True)
 
 
 def _is_origin(text: str) -> bool:

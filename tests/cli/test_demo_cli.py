@@ -272,7 +272,7 @@ def test_serve_demo_gives_an_empty_store_a_live_user_and_sample_lists_what_answe
         refused = client.post(
             "/services/g2g/test/saglik/hes/check-employee-hes-code", json={"hes_code": "A1S10001S1"}
         )
-        assert refused.status_code == 401, "a live user, not a test one"
+        assert refused.status_code == 403, "a live user, not a test one"
     assert served.stop() == 0
 
     again = serve("--demo", "--demo-persons", "3000")

@@ -404,7 +404,7 @@ def test_a_test_credential_on_the_live_service_is_exit_3(
     server: LiveServer, query: Query, sandbox_user: Credential, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SAGLIK_CLIENT_BASE_URL", server.base_url + "/services/g2g/saglik")
-    assert_error(query("hes", "check", "A1S10001S1"), "HTTP 401", code=3)
+    assert_error(query("hes", "check", "A1S10001S1"), "HTTP 403", code=3)
 
 
 def test_a_method_not_granted_is_exit_3(

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from typer.testing import Result
 
 from saglik.domain.methods import ALL_METHODS
-from saglik.services.authn import Authenticator
-from saglik.store import accounts_repo
+from saglik.services.authn import Authenticator, Principal
+from saglik.store import accounts_repo, throttle_repo
+from saglik.store.schema import auth_failures, operator_changes
 from tests.cli.conftest import Invoke, Store, assert_error, run_saglik
 
 PASSWORD_BANNER = "password (shown once, store it now):"
 INSTITUTION = "Ankara Şehir Hastanesi"
 
 
-def _principal(db: Engine, env: str, username: str, password: str):
-    return Authenticator(db, poll_seconds=0).verify(env, username, password)
+def _principal(db: Engine, env: str, username: str, password: str) -> Principal | None:
+    authn = Authenticator(db, poll_seconds=0)
+    account = authn.account(env, username)
+    return account.principal if account and authn.verify(account, password) else None
 
 
 def _user(db: Engine, env: str, username: str) -> accounts_repo.UserRecord:
@@ -389,3 +394,34 @@ def test_piped_list_keeps_each_value_whole(cli: Invoke, institution: str) -> Non
     row = next(line for line in out.splitlines() if username in line)
     for shown in (institution, "check-visitor-hes-code", "2001:db8:abcd:12::/64", "none"):
         assert shown in row
+
+
+def _failures(db: Engine) -> set[str]:
+    with db.connect() as conn:
+        return set(conn.execute(select(auth_failures.c.key)).scalars())
+
+
+def test_user_unlock_clears_the_counts_it_names_and_logs_the_change(
+    cli: Invoke, db: Engine
+) -> None:
+    assert cli("user", "list").exit_code == 0  # the store, as every command prepares it
+    now = datetime.now(UTC)
+    with db.begin() as conn:
+        for key in ("user:live:u1", "addr:203.0.113.9", "addr:198.51.100.1"):
+            throttle_repo.count_failure(conn, key, now, lambda n, _last: (n + 1, now))
+    result = cli("user", "unlock", "u1", "--env", "live", "--address", "203.0.113.9")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "cleared 2 failed-password count(s)\n"
+    assert _failures(db) == {"addr:198.51.100.1"}
+    with db.connect() as conn:
+        logged = conn.execute(
+            select(operator_changes.c.action, operator_changes.c.target).where(
+                operator_changes.c.entity == "auth_failures"
+            )
+        ).all()
+    assert sorted(logged) == [("unlock", "addr:203.0.113.9"), ("unlock", "user:live:u1")]
+
+
+def test_user_unlock_needs_something_to_unlock_and_an_environment_for_a_user(cli: Invoke) -> None:
+    assert_error(cli("user", "unlock"), "nothing to unlock")
+    assert_error(cli("user", "unlock", "u1"), "--env")

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVER_ONLY = {
     "alembic",
     "argon2-cffi",
+    "granian",
     "limits",
     "psycopg",
     "psycopg-binary",

@@ -160,7 +160,7 @@ def test_bulk_size_is_refused_locally(hes: HesClient) -> None:
     assert transport.requests == []
 
 
-def test_wrong_password_and_wrong_environment_are_not_authenticated(
+def test_a_wrong_password_is_not_authenticated_and_a_wrong_environment_is_denied(
     server: LiveServer, users: Users
 ) -> None:
     with (
@@ -171,7 +171,7 @@ def test_wrong_password_and_wrong_environment_are_not_authenticated(
     assert caught.value.status == 401
     with (
         HesClient(live_base(server), users.test.username, users.test.password) as client,
-        pytest.raises(NotAuthenticated),
+        pytest.raises(PermissionDenied),
     ):
         client.check_employee(RISKLESS)
 

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from saglik.domain.obs import (
+    NAME_MAX,
     InvalidParameterError,
     Place,
     Scope,
@@ -83,8 +84,12 @@ def test_parse_province_is_optional(text: str | None) -> None:
     assert parse_province(text) is None
 
 
-@pytest.mark.parametrize("text", ["0", "82", "-1", "+6", "abc", "6.0", "０６", "٦", "1e1"])
+@pytest.mark.parametrize(
+    "text", ["0", "82", "-1", "+6", "abc", "6.0", "０６", "٦", "1e1", "0061", "1" * 5000]
+)
 def test_parse_province_refuses_anything_but_a_plate_code(text: str) -> None:
+    """Over 3 characters is refused before ``int()``, which raises its own error past 4300
+    digits."""
     with pytest.raises(InvalidParameterError, match="IlKodu 1 ile 81 arasında"):
         parse_province(text)
 
@@ -128,6 +133,13 @@ def test_parse_name_is_nfc_turkish_upper_case(text: str, expected: str) -> None:
 def test_parse_name_refuses_a_blank_name(text: str | None) -> None:
     with pytest.raises(InvalidParameterError, match="Soyadi parametresi zorunludur"):
         parse_name(text, "Soyadi")
+
+
+def test_parse_name_is_bounded_without_its_surrounding_white_space() -> None:
+    assert parse_name(" " * 300 + "a" * NAME_MAX + " " * 300, "Adi") == "A" * NAME_MAX
+    with pytest.raises(InvalidParameterError) as refused:
+        parse_name("ayşe" * 51, "Adi")
+    assert str(refused.value) == f"Adi parametresi en fazla {NAME_MAX} karakter olabilir."
 
 
 # --- Istanbul time -----------------------------------------------------------------------------

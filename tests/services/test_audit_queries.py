@@ -15,7 +15,7 @@ from saglik.domain.clock import ManualClock
 from saglik.domain.errors import InvalidInput, NotFound
 from saglik.services.accounts import AccountService
 from saglik.services.audit_queries import AuditQueries
-from saglik.services.changes import store_pseudonymizer
+from tests.change_support import change_log
 from tests.conftest import Holder, LiveServer
 
 EMPLOYEE = "check-employee-hes-code"
@@ -23,8 +23,8 @@ MakeHolder = Callable[..., Holder]
 
 
 @pytest.fixture
-def queries(store: Engine) -> AuditQueries:
-    return AuditQueries(store, store_pseudonymizer(store))
+def queries(store: Engine, clock: ManualClock) -> AuditQueries:
+    return AuditQueries(store, change_log(store, clock))
 
 
 @pytest.fixture

@@ -25,9 +25,9 @@ MakeHolder = Callable[..., Holder]
 
 
 def _changes_about(store: Engine, tckn: str) -> list[ChangeRecord]:
-    ref = store_pseudonymizer(store).person(tckn)
+    refs = store_pseudonymizer(store).refs("tckn", tckn)
     with store.connect() as conn:
-        return list(reversed(changes_repo.list_changes(conn, subject_ref=ref)))
+        return list(reversed(changes_repo.list_changes(conn, subject_refs=refs)))
 
 
 def test_adding_then_correcting_a_person_logs_which_names_changed_never_the_names(

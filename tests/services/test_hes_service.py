@@ -280,7 +280,8 @@ def test_a_risky_visitor_yields_a_report_for_the_ministry(
 ) -> None:
     holder = make_holder()
     hes_data.open_risk("live", holder.identity_number, "case", clock.now() - DAY)
-    outcome, report = service.check_visitor("live", holder.code.lower(), VISIT)
+    outcome = service.check_visitor("live", holder.code.lower(), VISIT)
+    report = outcome.outbox_payload
     assert outcome.result is not None
     assert outcome.result.current_health_status is HealthStatus.RISKY
     assert report is not None
@@ -298,8 +299,8 @@ def test_a_riskless_or_unknown_visitor_yields_no_report(
     service: HesQueryService, make_holder: MakeHolder
 ) -> None:
     holder = make_holder()
-    assert service.check_visitor("live", holder.code, VISIT)[1] is None
-    assert service.check_visitor("live", generate_code(), VISIT)[1] is None
+    assert service.check_visitor("live", holder.code, VISIT).outbox_payload is None
+    assert service.check_visitor("live", generate_code(), VISIT).outbox_payload is None
 
 
 # --- data entry --------------------------------------------------------------------------------

@@ -29,6 +29,25 @@ def _record(*refs: str) -> AuditRecord:
     )
 
 
+def _write_before_0005(engine: Engine, *events: tuple[str, ...]) -> None:
+    """Audit rows as the writer of that time wrote them (no ``repeats`` column yet)."""
+    with engine.begin() as conn:
+        for refs in events:
+            event_id = conn.execute(
+                text(
+                    "INSERT INTO audit_events (occurred_at, env, service, method, status, outcome,"
+                    " latency_ms) VALUES (:at, 'live', 'hes', 'check-hes-code', 200, 'ok', 1.0)"
+                    " RETURNING id"
+                ),
+                {"at": AT.replace(tzinfo=None)},
+            ).scalar_one()
+            for ref in refs:
+                conn.execute(
+                    text("INSERT INTO audit_subjects (event_id, subject_ref) VALUES (:e, :r)"),
+                    {"e": event_id, "r": ref},
+                )
+
+
 def _subject_rows(engine: Engine) -> set[tuple[int, str]]:
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT event_id, subject_ref FROM audit_subjects"))
@@ -37,7 +56,7 @@ def _subject_rows(engine: Engine) -> set[tuple[int, str]]:
 
 def test_upgrade_keeps_every_subject_row_and_keys_them_by_reference(blank_db: Engine) -> None:
     migrate.upgrade(blank_db, "0002")
-    write_batch(blank_db, [_record("ref-a", "ref-b"), _record("ref-a")])
+    _write_before_0005(blank_db, ("ref-a", "ref-b"), ("ref-a",))
     before = _subject_rows(blank_db)
     migrate.upgrade(blank_db, "0003")
     assert _subject_rows(blank_db) == before

@@ -1,9 +1,10 @@
-"""Instance values written by several workers at once: the audit key every worker must share, and
-the credentials version every user change must move."""
+"""Instance values written by several workers at once: the audit keys a store has used, which the
+first worker to start records, and the credentials version every user change must move."""
 
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,9 +43,12 @@ def _race(engine: Engine, work: Callable[[Engine], str | None], rounds: int = 1)
     return results
 
 
-def _secret(engine: Engine) -> str:
+def _record(engine: Engine) -> str:
+    """Records the key k1 under a fingerprint of this worker's own; returns the one recorded."""
+    mine = uuid.uuid4().hex[:16]
     with engine.begin() as conn:
-        return state.get_or_create_secret(conn, state.AUDIT_KEY)
+        state.record_audit_key(conn, "k1", mine)
+        return state.used_audit_keys(conn)["k1"]
 
 
 def _bump(engine: Engine) -> None:
@@ -52,16 +56,27 @@ def _bump(engine: Engine) -> None:
         state.bump_credentials_version(conn)
 
 
-def test_workers_starting_together_all_get_the_same_audit_key(
+def test_workers_recording_a_key_together_all_see_the_first_record(
     store: Engine, tmp_path: Path
 ) -> None:
     for _ in range(5):  # a fresh store each time: the race is on the first write
         with blank_engine(backend_of(store), tmp_path, migrated=True) as engine:
-            results = _race(engine, _secret)
+            results = _race(engine, _record)
             assert not [r for r in results if isinstance(r, Exception)], results
             assert len(set(results)) == 1
-            assert results[0] == _secret(engine)
-            assert len(str(results[0])) == 64
+            with engine.connect() as conn:
+                assert state.used_audit_keys(conn) == {"k1": results[0]}
+
+
+def test_the_used_keys_are_only_the_audit_key_rows(store: Engine, tmp_path: Path) -> None:
+    with blank_engine(backend_of(store), tmp_path, migrated=True) as engine:
+        with engine.begin() as conn:
+            state.bump_credentials_version(conn)
+            state.put(conn, "auditXkey_used:k9", "not a key row")  # "_" is no wildcard
+            state.record_audit_key(conn, "legacy", "f" * 16)
+            state.record_audit_key(conn, "k2", "e" * 16)
+        with engine.connect() as conn:
+            assert state.used_audit_keys(conn) == {"legacy": "f" * 16, "k2": "e" * 16}
 
 
 def test_concurrent_user_changes_each_move_the_credentials_version(

@@ -7,12 +7,13 @@ server writes to; nothing calls into the web layer directly.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -23,9 +24,9 @@ from saglik.domain.clock import ManualClock
 from saglik.domain.methods import ALL_METHODS
 from saglik.domain.pseudonym import Pseudonymizer
 from saglik.services.accounts import AccountService
+from saglik.services.changes import store_pseudonymizer
 from saglik.services.fixtures import apply_hes_fixtures
-from saglik.store import state
-from saglik.store.schema import audit_events, audit_subjects, instance_state, service_users
+from saglik.store.schema import audit_events, audit_subjects, service_users
 from tests.change_support import change_log
 from tests.conftest import Credential, LiveServer
 from tests.web.admin_support import admin, operator_token  # noqa: F401 (test_admin_* fixtures)
@@ -277,11 +278,7 @@ def dump_table(engine: Engine, table: Any) -> str:
 def pseudonymizer(server: LiveServer) -> Pseudonymizer:
     """The pseudonymizer keyed like the server's audit trail, to compute the subject references
     a call should have left."""
-    with server.engine.connect() as conn:
-        key = conn.execute(
-            select(instance_state.c.value).where(instance_state.c.key == state.AUDIT_KEY)
-        ).scalar_one()
-    return Pseudonymizer(bytes.fromhex(key))
+    return store_pseudonymizer(server.engine)
 
 
 @pytest.fixture
@@ -294,3 +291,15 @@ def test_fixtures(server: LiveServer) -> Iterator[None]:
     yield
     server.clock.set(started)
     apply_hes_fixtures(server.engine, server.clock)
+
+
+_minutes = itertools.count(1)
+
+
+@pytest.fixture
+def fresh_minute(clock: ManualClock) -> None:
+    """A minute of the clock no earlier test of this process used: refusals without a user are
+    audited once per kind, address and minute (the rest folded), and every test calls from
+    127.0.0.1 at the same clock time, so a test that wants to see its own refusal's row needs
+    a minute of its own."""
+    clock.advance(timedelta(minutes=next(_minutes)))

@@ -1,6 +1,7 @@
 """The audit views of the operator API: G2G calls by institution, method, environment and time;
 the data subject's view (which institutions queried a person or a code, and the operator changes
-about them); and the change log. Read-only: reading writes nothing."""
+about them); and the change log. They change nothing; a subject's view, which shows whose data
+was touched, is itself logged as a read."""
 
 from __future__ import annotations
 
@@ -138,12 +139,27 @@ def test_who_queried_a_person_and_what_operators_changed(
     assert [c["username"] for c in view["calls"]] == [late.username, early.username]
     assert [(c["entity"], c["action"], c["actor"]) for c in view["changes"]] == [
         ("hes_code", "issue", operator_token.actor),
+        ("person", "read", operator_token.actor),  # PUT /persons answered with the record
         ("person", "add", operator_token.actor),
     ]
     by_code = ok(admin.get("/audit/subject", params={"code": code.lower()}))
     assert by_code["institutions"] == [second, first]
     assert by_code["changes"] == []
-    assert changes_since(server.engine, mark) == [], "reading is not a change"
+
+    person_view, code_view = changes_since(server.engine, mark)
+    assert (person_view["entity"], person_view["action"]) == ("subject_view", "read")
+    assert person_view["subject_ref"] == view["changes"][-1]["subject_ref"]
+    assert (code_view["entity"], code_view["action"], code_view["subject_ref"]) == (
+        "subject_view",
+        "read",
+        None,
+    )
+    assert code_view["target"].startswith("hes:")
+    assert {person_view["actor"], code_view["actor"]} == {operator_token.actor}
+    assert tckn not in str([person_view, code_view])
+    assert code not in str([person_view, code_view])
+    again = ok(admin.get("/audit/subject", params={"identity_number": tckn}))
+    assert again["changes"][0]["entity"] == "subject_view", "the person sees who looked"
 
 
 def test_a_person_nobody_queried(admin: Admin) -> None:

@@ -51,6 +51,16 @@ def text_of(rows: list[dict[str, Any]]) -> str:
     return json.dumps(rows, ensure_ascii=False, default=str)
 
 
+def change_then_read(server: LiveServer, after_id: int, token: Token) -> dict[str, Any]:
+    """A PUT answered with the person's record: its change, then the read of that record (the
+    answer shows it), both by ``token`` about the same person. Returns the change."""
+    change, read = changes_since(server.engine, after_id)
+    assert (read["entity"], read["action"], read["env"]) == ("person", "read", change["env"])
+    assert change["actor"] == read["actor"] == token.actor
+    assert read["subject_ref"] == change["subject_ref"] is not None
+    return change
+
+
 # --- persons ------------------------------------------------------------------------------------
 
 
@@ -76,7 +86,7 @@ def test_add_a_person_then_correct_their_names(
         "codes": [],
         "events": {"vaccinations": [], "infections": [], "pcr_results": [], "risk_periods": []},
     }
-    added = one_change(server.engine, mark, operator_token)
+    added = change_then_read(server, mark, operator_token)
     assert (added["entity"], added["action"], added["before"]) == ("person", "add", None)
     assert added["after"] == {"first_name": "(personal)", "last_name": "(personal)"}
     assert added["subject_ref"] is not None
@@ -85,7 +95,7 @@ def test_add_a_person_then_correct_their_names(
     mark = last_change_id(server.engine)
     corrected = ok(admin.put("/persons", {**body, "first_name": "Fatma"}), 200)
     assert corrected["first_name"] == "FATMA"
-    change = one_change(server.engine, mark, operator_token)
+    change = change_then_read(server, mark, operator_token)
     assert (change["entity"], change["action"]) == ("person", "correct")
     assert change["before"] == {"first_name": "(personal)"}
     assert change["after"] == {"first_name": "(personal)"}
@@ -94,7 +104,8 @@ def test_add_a_person_then_correct_their_names(
 
     mark = last_change_id(server.engine)
     ok(admin.put("/persons", {**body, "first_name": "FATMA"}), 200)
-    assert changes_since(server.engine, mark) == [], "nothing changed, nothing logged"
+    read = [(c["entity"], c["action"]) for c in changes_since(server.engine, mark)]
+    assert read == [("person", "read")], "nothing changed; the record shown is logged"
 
 
 def test_the_environments_hold_different_people(admin: Admin) -> None:
@@ -182,7 +193,7 @@ def test_consent_is_set_and_logged_with_before_and_after(
     }
     updated = ok(admin.put("/persons/consent", body))
     assert updated["consent"] == {"vaccination": True, "immunity": False, "test": True}
-    change = one_change(server.engine, mark, operator_token)
+    change = change_then_read(server, mark, operator_token)
     assert (change["entity"], change["action"], change["env"]) == ("consent", "set", "live")
     assert change["before"] == {"vaccination": False, "immunity": False, "test": False}
     assert change["after"] == {"vaccination": True, "immunity": False, "test": True}

@@ -113,6 +113,27 @@ def user_reset_password(
     _show_once(credential, generated=password is None)
 
 
+@user_app.command("unlock")
+def user_unlock(
+    username: Annotated[
+        str | None, typer.Argument(help="The user whose failed-password count to clear.")
+    ] = None,
+    env: Annotated[
+        str | None, typer.Option("--env", help="The user's environment: test or live.")
+    ] = None,
+    address: Annotated[
+        list[str] | None,
+        typer.Option("--address", help="A client address whose count to clear (repeatable)."),
+    ] = None,
+) -> None:
+    """Clear failed-password counts, and with them any lock they set: a username's (with --env),
+    client addresses' (--address), or both. Workers stop refusing within the credentials poll
+    interval (README "Guessing")."""
+    with clear_errors():
+        cleared = _service().unlock(username, env, address or ())
+    console.print(f"cleared {cleared} failed-password count(s)", highlight=False)
+
+
 def _methods_cell(methods: frozenset[str]) -> str:
     if methods == frozenset(ALL_METHODS):
         return "all"

@@ -10,10 +10,9 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from saglik.cli.context import clear_errors, console, migrated_engine, utc_moment
+from saglik.cli.context import change_log, clear_errors, console, migrated_engine, utc_moment
 from saglik.cli.tables import print_whole, whole_table
 from saglik.services.audit_queries import AuditQueries
-from saglik.services.changes import store_pseudonymizer
 from saglik.store.audit_repo import CallRecord
 from saglik.store.changes_repo import ChangeRecord
 
@@ -45,8 +44,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON lines instead o
 
 
 def _queries() -> AuditQueries:
-    engine = migrated_engine()
-    return AuditQueries(engine, store_pseudonymizer(engine))
+    return AuditQueries(migrated_engine(), change_log())
 
 
 def _when(moment: datetime) -> str:
@@ -125,7 +123,8 @@ def subject(
     as_json: AsJson = False,
 ) -> None:
     """Which institutions queried this person (or code), and when; and which operator changes
-    touched their data. Computed through the audit's pseudonyms: the clear value is not stored."""
+    touched their data, and which operators read it. Computed through the audit's pseudonyms:
+    the clear value is not stored. Looking is logged too, as a read under your login name."""
     with clear_errors():
         view = _queries().subject(
             identity_number=tc, code=code, since=since, until=until, limit=limit
@@ -147,7 +146,7 @@ def subject(
     console.print(f"queried by: [bold]{escape(names)}[/]")
     _calls_table(view.calls, f"{len(view.calls)} call(s)")
     if tc is not None:
-        _changes_table(view.changes, f"{len(view.changes)} operator change(s)")
+        _changes_table(view.changes, f"{len(view.changes)} operator change(s) and read(s)")
 
 
 @app.command()

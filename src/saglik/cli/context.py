@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from alembic.util import CommandError
@@ -20,7 +21,9 @@ from saglik.config import Settings, SettingsError
 from saglik.domain.clock import Clock, SystemClock
 from saglik.domain.errors import Conflict, InvalidInput, NotFound
 from saglik.domain.methods import ENVIRONMENTS
+from saglik.domain.pseudonym import Pseudonymizer
 from saglik.services import passwords
+from saglik.services.audit_key import AuditKeyError
 from saglik.services.bootstrap import StoreNotMigratedError, ensure_store
 from saglik.services.changes import Actor, ChangeLog, store_pseudonymizer
 from saglik.services.refdata import RefdataError
@@ -29,7 +32,14 @@ from saglik.store.engine import make_engine
 console = Console()
 errors = Console(stderr=True)
 
-EXPECTED_ERRORS = (InvalidInput, NotFound, Conflict, StoreNotMigratedError, RefdataError)
+EXPECTED_ERRORS = (
+    InvalidInput,
+    NotFound,
+    Conflict,
+    StoreNotMigratedError,
+    RefdataError,
+    AuditKeyError,
+)
 
 
 def known_env(value: str) -> str:
@@ -49,6 +59,17 @@ def utc_moment(text: str) -> datetime:
             "must be an ISO 8601 time, like 2026-06-15T09:30:00+03:00"
         ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def print_record(record: Any) -> None:
+    """A record (a person, a death form) as indented JSON on standard output, times ISO 8601."""
+
+    def iso(value: Any) -> str:
+        if isinstance(value, date):  # datetimes too
+            return value.isoformat()
+        raise TypeError(type(value).__name__)
+
+    print(json.dumps(record, ensure_ascii=False, indent=2, default=iso))
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -80,9 +101,20 @@ def clock() -> Clock:
     return SystemClock()
 
 
+def pseudonymizer() -> Pseudonymizer:
+    """The pseudonymizer of the store (which the caller has had migrated: ``migrated_engine``);
+    a key ring the store was not used with is one red line (exit 2), whether or not the caller
+    is inside ``clear_errors``."""
+    try:
+        return store_pseudonymizer(engine(), settings())
+    except AuditKeyError as exc:
+        fail(str(exc))
+
+
 def change_log() -> ChangeLog:
-    """Changes made from the command line are logged as ``cli:<login name>``."""
-    return ChangeLog(Actor(f"cli:{getpass.getuser()}"), clock(), store_pseudonymizer(engine()))
+    """Changes (and reads of personal data) made from the command line are logged as
+    ``cli:<login name>``."""
+    return ChangeLog(Actor(f"cli:{getpass.getuser()}"), clock(), pseudonymizer())
 
 
 def migrated_engine() -> Engine:

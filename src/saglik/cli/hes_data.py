@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from saglik.cli.context import (
     fail,
     known_env,
     migrated_engine,
+    print_record,
     utc_moment,
 )
 from saglik.cli.tables import print_whole, whole_table
@@ -87,6 +89,21 @@ def person_add(
     with clear_errors():
         _service().add_person(env, identity_number, first_name, last_name)
     console.print("person saved")
+
+
+@person_app.command("show")
+def person_show(
+    identity_number: Tckn,
+    env: Annotated[
+        str, typer.Option("--env", callback=known_env, help="Environment: live or test.")
+    ] = "live",
+) -> None:
+    """Print a person's record as JSON: names, consent, codes and health events.
+
+    Reading it is logged (saglik audit changes, action read) under your login name."""
+    with clear_errors():
+        person = _service().person(env, identity_number)
+    print_record(asdict(person))
 
 
 @code_app.command("issue")

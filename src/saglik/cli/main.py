@@ -10,6 +10,7 @@ from saglik import __version__
 from saglik.cli import (
     accounts,
     audit,
+    audit_key,
     db,
     hes_data,
     hes_query,
@@ -58,5 +59,6 @@ app.add_typer(obs_data.app, name="obs")
 app.add_typer(refdata.app, name="refdata")
 app.add_typer(tokens.app, name="token")
 app.add_typer(audit.app, name="audit")
+app.add_typer(audit_key.app, name="audit-key")
 app.add_typer(importing.app, name="import")
 app.add_typer(demo_app, name="demo")

@@ -16,9 +16,10 @@ from saglik.cli.context import (
     fail,
     known_env,
     migrated_engine,
+    print_record,
 )
 from saglik.cli.tables import print_whole, whole_table
-from saglik.services.obs import ObsDataError, ObsRegistryService, parse_form
+from saglik.services.obs import ObsDataError, ObsRegistryService, parse_form, submitted_form
 from saglik.services.obs_fixtures import obs_fixtures
 from saglik.store import obs_repo
 
@@ -110,6 +111,29 @@ def correct(form_no: FormNo, referans: Referans, path: FormFile, env: Env = "liv
     with clear_errors():
         changes = _service().correct(env, form_no, referans, form)
     console.print(f"corrected: {', '.join(sorted(changes)) or 'no field changed'}")
+
+
+@app.command()
+def show(form_no: FormNo, referans: Referans, env: Env = "live") -> None:
+    """Print a death form as JSON: its status, its content (as saglik obs register takes it) and
+    its history with every earlier value.
+
+    Reading it is logged (saglik audit changes, action read) under your login name."""
+    with clear_errors():
+        stored = _service().form(env, form_no, referans)
+    record = stored.record
+    print_record(
+        {
+            "env": env,
+            "form_no": record.form_no,
+            "referans_no": record.referans_no,
+            "status": stored.status,
+            "registered_at": record.registered_at,
+            "updated_at": record.updated_at,
+            "form": submitted_form(record),
+            "history": stored.history,
+        }
+    )
 
 
 @app.command()

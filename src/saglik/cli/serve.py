@@ -1,29 +1,51 @@
-"""``saglik serve``: prepare the store, then run the ASGI app under uvicorn."""
+"""``saglik serve``: prepare the store, then run the ASGI app under granian.
+
+granian rather than uvicorn because it bounds, by itself, what a client can hold: a deadline for
+a request's headers (uvicorn has none: a client sending half a request line kept its socket
+forever), a size limit on the header block (none with httptools), and a cap on the connections a
+worker holds (uvicorn accepts until the process runs out of descriptors). The figures that
+compare the two are in ``benchmarks/README.md``; the limits are listed in the README, "Slow, idle
+and oversized clients".
+"""
 
 from __future__ import annotations
 
-import signal
+import logging
+import resource
 import socket
-from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-import uvicorn
+from granian import Granian
+from granian.constants import HTTPModes, Interfaces, Loops
+from granian.http import HTTP1Settings
+from granian.log import LogLevels
+from granian.server.common import AbstractServer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from saglik.cli.context import clear_errors, clock, console, engine, fail, settings
 from saglik.services import bootstrap
 from saglik.services import demo as demo_service
 from saglik.services.accounts import IssuedCredential
 from saglik.web.logs import configure_logging
+from saglik.web.request_limits import MAX_HEADER_BYTES
 
 LIVE = "live"
 DEMO_PERSONS = 10_000
 DEMO_SEED = 1
 DEMO_YEARS = 5
+APP_FACTORY = "saglik.web.app:serve_app"
+HEADER_DEADLINE_SECONDS = 10
+"""A request's line and headers must be in within this time; so must the next request's on a
+kept-alive connection, so an idle connection is closed after it too."""
+SHUTDOWN_MARGIN_SECONDS = 10
+"""On SIGTERM/SIGINT a worker finishes what it has in hand (a request's body may take the body
+deadline) and is killed if it is still busy this long after that."""
+FD_RESERVE = 256
+"""Descriptors a worker needs besides its connections (store files, the event loop, pipes),
+with room to spare."""
 
-
-def _stopped_on_request(_signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(0)
+log = logging.getLogger("saglik.serve")
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -33,6 +55,79 @@ def _check_port_free(host: str, port: int) -> None:
             pass
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+
+
+def _connections_per_worker(wanted: int) -> int:
+    """``wanted``, or fewer if the open-file limit leaves no room for them: a worker out of
+    descriptors accepts nobody at all, well-behaved clients included (issue 11, F1). The soft
+    limit is first raised as far as the hard one allows; workers inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = wanted + FD_RESERVE
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    if soft < needed and (hard == resource.RLIM_INFINITY or soft < hard):
+        soft = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return max(1, min(wanted, soft - FD_RESERVE))
+
+
+def _unnamed(app: ASGIApp) -> ASGIApp:
+    """granian sends ``server: granian`` with every answer unless the app names a server itself,
+    and has no switch to leave the header out (its issue 594): an empty one tells a prober
+    nothing about what runs here."""
+
+    async def unnamed(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+
+        async def send_unnamed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), (b"server", b"")]}
+            await send(message)
+
+        await app(scope, receive, send_unnamed)
+
+    return unnamed
+
+
+def _worker_app() -> ASGIApp:
+    """What each worker process serves (imported there: the other commands need no web app)."""
+    from saglik.web.app import serve_app
+
+    return _unnamed(serve_app())
+
+
+def _granian_logs() -> dict[str, Any]:
+    """granian's own lines ("Started worker-1", errors) go through the root logger, so they are
+    JSON lines on stderr like every other; its stdout handlers are not made at all."""
+    return {"formatters": {}, "handlers": {}, "loggers": {"_granian": {"propagate": True}}}
+
+
+def _server(host: str, port: int, workers: int, connections: int) -> AbstractServer[Any]:
+    return Granian(
+        APP_FACTORY,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,  # with the lifespan: start-up and "shut down cleanly"
+        workers=workers,
+        http=HTTPModes.http1,  # what G2G clients speak; no h2c and its 16 MiB header lists
+        websockets=False,
+        loop=Loops.uvloop,  # granian[uvloop]: less CPU a request than asyncio's (benchmarks/)
+        backpressure=connections,  # per worker; granian stops accepting at the cap
+        http1_settings=HTTP1Settings(
+            header_read_timeout=HEADER_DEADLINE_SECONDS * 1000,
+            keep_alive=True,
+            max_buffer_size=MAX_HEADER_BYTES,  # a fuller header block is refused with 431
+        ),
+        # no access log: query strings carry identity numbers (AccessLogMiddleware writes one
+        # without them); no proxy headers: SAGLIK_TRUSTED_PROXIES alone decides the client
+        # address, and granian reads none
+        log_access=False,
+        log_level=LogLevels.notset,  # the root logger's level (SAGLIK_LOG_LEVEL) decides
+        log_dictconfig=_granian_logs(),
+        workers_kill_timeout=int(settings().body_timeout_seconds) + SHUTDOWN_MARGIN_SECONDS,
+    )
 
 
 def _fill_live_with_demo(persons: int) -> None:
@@ -89,23 +184,15 @@ def serve(
     if demo_credential is not None:
         _show_once(demo_credential, "Live-environment (demo)")
         console.print("  things to query: saglik demo sample", highlight=False)
+    wanted = settings().max_connections
+    connections = _connections_per_worker(wanted)
+    if connections < wanted:
+        log.warning(
+            "connections per worker lowered to fit the open-file limit (ulimit -n)",
+            extra={"fields": {"connections": connections, "configured": wanted}},
+        )
     console.print(f"saglik listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     engine().dispose()
-    # After a graceful shutdown uvicorn re-raises the signal it caught, which would end the process
-    # with status 143 (SIGTERM) or a KeyboardInterrupt (SIGINT); a requested stop is a success.
-    for stop_signal in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop_signal, _stopped_on_request)
-    uvicorn.run(
-        "saglik.web.app:serve_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-        server_header=False,
-        # uvicorn would otherwise trust X-Forwarded-For from loopback peers and rewrite the client
-        # address before the gateway sees it; SAGLIK_TRUSTED_PROXIES alone decides (IP allow-lists)
-        proxy_headers=False,
-    )
+    # granian stops on SIGTERM/SIGINT itself: each worker finishes its connections and runs the
+    # lifespan shutdown, then serve() returns and the process exits 0
+    _server(host, port, workers, connections).serve(target_loader=_worker_app, wrap_loader=False)

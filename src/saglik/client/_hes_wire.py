@@ -75,15 +75,14 @@ def hes_failure(
         )
     if status == 401:
         return errors.NotAuthenticated(
-            f"{method}: not authenticated (HTTP 401): wrong username or password, or a "
-            "credential of the other environment",
+            f"{method}: not authenticated (HTTP 401): wrong password",
             status=status,
             method=method,
         )
     if status == 403:
         return errors.PermissionDenied(
-            f"{method}: permission denied (HTTP 403): method not granted, client address not "
-            "allowed, or user disabled",
+            f"{method}: permission denied (HTTP 403): unknown user (a credential of the other "
+            "environment is one), user disabled, client address not allowed, or method not granted",
             status=status,
             method=method,
         )

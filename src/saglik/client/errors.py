@@ -59,16 +59,18 @@ class ServiceUnavailable(SaglikClientError):
 
 
 class NotAuthenticated(SaglikClientError):
-    """HES 401: missing or wrong credentials, or a credential of the other environment."""
+    """HES 401: missing or malformed credentials, or a wrong password."""
 
 
 class PermissionDenied(SaglikClientError):
-    """HES 403: the method is not granted, the client address is not allowed, or the user is
-    disabled (the gateway does not say which)."""
+    """HES 403: no such user in this environment (a credential of the other environment is
+    one), the user is disabled, the client address is not allowed, or the method is not granted.
+    The gateway decides this before it looks at the password, and does not say which."""
 
 
 class RateLimited(SaglikClientError):
-    """429: over the service user's rate limit. ``retry_after`` is the server's ``Retry-After``
+    """429: over the service user's rate limit, or (HES) the username or client address is
+    locked after too many wrong passwords. ``retry_after`` is the server's ``Retry-After``
     in seconds (``None`` if it sent none); raised once the retry policy gave up waiting."""
 
     def __init__(
@@ -133,7 +135,8 @@ class HesCodeExpired(HesCodeError):
 
 
 class ObsAuthorizationFailed(SaglikClientError):
-    """ÖBS HTTP 500: wrong credentials or no right on the method.
+    """ÖBS HTTP 500: wrong credentials, an unknown or disabled user, an address not allowed, no
+    right on the method, or a username or address locked after too many wrong passwords.
 
     The service answers both identically on purpose, so the client cannot tell them apart either.
     Never retried: a wrong password does not get better by repeating it.

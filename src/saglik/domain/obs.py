@@ -42,13 +42,37 @@ class Scope:
     province: int | None = None
     district: int | None = None
 
-    def sees(self, death: Place, residence: Place) -> bool:
-        """Deaths that occurred in the area, plus deaths elsewhere of people residing in it."""
-        if self.province is None:
-            return True
+    def area(self) -> Area | None:
+        """The narrowest area the user is bound to; None = the whole country."""
         if self.district is not None:
-            return self.district in (death.district, residence.district)
-        return self.province in (death.province, residence.province)
+            return Area(DISTRICT, self.district)
+        if self.province is not None:
+            return Area(PROVINCE, self.province)
+        return None
+
+    def sees(self, death: Place, residence: Place) -> bool:
+        """The scope rule; ``store/obs_repo.py`` states the same rule in SQL from ``area`` and
+        ``SCOPE_PLACES``."""
+        area = self.area()
+        places = {"death": death, "residence": residence}
+        return area is None or any(area.holds(places[name]) for name in SCOPE_PLACES)
+
+
+PROVINCE, DISTRICT = "province", "district"
+
+SCOPE_PLACES = ("death", "residence")
+"""A scope sees the deaths that occurred in its area, plus deaths elsewhere of people residing in
+it (contract §5); ``IlKodu`` filters a feed by the same two places."""
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    level: str
+    """``PROVINCE`` (``code`` is a plate) or ``DISTRICT`` (``code`` is a district code)."""
+    code: int
+
+    def holds(self, place: Place) -> bool:
+        return (place.district if self.level == DISTRICT else place.province) == self.code
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +121,15 @@ class DeathRecord:
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
+# Every parameter is bounded (contract §5.2, Bounds), measured without surrounding white space.
+# Dates (10) and TcKimlikNo (11) are bounded by their shape; the others here.
+PROVINCE_MAX = 3
+"""``IlKodu``: a plate code, with a leading zero at most (``081``); without a bound a long run of
+digits would reach ``int()``, which refuses more than 4300 of them with an error of its own."""
+NAME_MAX = 200
+"""``Adi``, ``Soyadi``: no longer name is ever registered (a death form's names), so a longer one
+could match nothing; refused before it is normalised."""
+
 
 def parse_date(value: str | None, name: str) -> date:
     if value is None or not value.strip():
@@ -115,7 +148,12 @@ def parse_province(value: str | None) -> int | None:
     if value is None or not value.strip():
         return None
     value = value.strip()
-    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 81:
+    if (
+        len(value) > PROVINCE_MAX
+        or not value.isascii()
+        or not value.isdigit()
+        or not 1 <= int(value) <= 81
+    ):
         raise InvalidParameterError("IlKodu 1 ile 81 arasında bir plaka kodu olmalıdır.")
     return int(value)
 
@@ -130,7 +168,9 @@ def parse_tckn(value: str | None) -> str:
 
 
 def parse_name(value: str | None, name: str) -> str:
-    normalized = normalize_name(value or "")
+    trimmed = (value or "").strip()
+    _refuse_longer(trimmed, name, NAME_MAX)
+    normalized = normalize_name(trimmed)
     if not normalized:
         raise InvalidParameterError(f"{name} parametresi zorunludur.")
     return normalized
@@ -140,9 +180,14 @@ def parse_required(value: str | None, name: str, max_length: int = 64) -> str:
     if value is None or not value.strip():
         raise InvalidParameterError(f"{name} parametresi zorunludur.")
     value = value.strip()
+    _refuse_longer(value, name, max_length)
+    return value
+
+
+def _refuse_longer(value: str, name: str, max_length: int) -> None:
+    """The message names the parameter and its bound, never the value (a name, a number)."""
     if len(value) > max_length:
         raise InvalidParameterError(f"{name} parametresi en fazla {max_length} karakter olabilir.")
-    return value
 
 
 def _istanbul_midnight_utc(day: date) -> datetime:

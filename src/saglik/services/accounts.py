@@ -11,12 +11,13 @@ from typing import Any
 from limits import parse as parse_rate_limit
 from sqlalchemy import Connection, Engine
 
+from saglik.domain import throttle
 from saglik.domain.clock import Clock
 from saglik.domain.errors import InvalidInput
 from saglik.domain.methods import ALL_METHODS, ENVIRONMENTS
 from saglik.services.changes import ChangeLog
 from saglik.services.passwords import generate_password, hash_password
-from saglik.store import accounts_repo, obs_repo
+from saglik.store import accounts_repo, obs_repo, throttle_repo
 from saglik.store.accounts_repo import UserRecord
 
 
@@ -287,6 +288,23 @@ class AccountService:
                 conn, entity="service_user", action="reset-password", env=env, target=username
             )
         return IssuedCredential(username=username, env=env, password=secret)
+
+    def unlock(self, username: str | None, env: str | None, addresses: Iterable[str]) -> int:
+        """Forgets the failed-password counts (and so the locks) of a username and of client
+        addresses (README "Guessing"); returns how many counts there were."""
+        keys = [throttle.address_key(address) for address in addresses]
+        if username is not None:
+            if env is None:
+                raise InvalidAccountError("a username is unlocked in one environment: give --env")
+            _check_env(env)
+            keys.append(throttle.user_key(env, username))
+        if not keys:
+            raise InvalidAccountError("nothing to unlock: give a username, an address, or both")
+        with self._engine.begin() as conn:
+            cleared = throttle_repo.clear(conn, keys)
+            for key in keys:
+                self._changes.record(conn, entity="auth_failures", action="unlock", target=key)
+        return cleared
 
     def list_users(self, env: str | None = None) -> list[UserRecord]:
         """Every user, or those of ``env``; by environment and username."""

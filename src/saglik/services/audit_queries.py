@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 from saglik.domain import hescode
 from saglik.domain.errors import InvalidInput
 from saglik.domain.methods import ALL_METHODS, ENVIRONMENTS, UNKNOWN_METHOD
-from saglik.domain.pseudonym import Pseudonymizer
 from saglik.domain.tckn import is_valid_tckn
+from saglik.services.changes import ChangeLog
 from saglik.store import accounts_repo, audit_repo, changes_repo
 from saglik.store.audit_repo import CallRecord
 from saglik.store.changes_repo import ChangeRecord
@@ -48,10 +48,17 @@ def _check_window(since: datetime | None, until: datetime | None, limit: int) ->
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
 
 
+SUBJECT_VIEW = "subject_view"
+"""The change log's entity for a read of the data subject's view."""
+
+
 class AuditQueries:
-    def __init__(self, engine: Engine, pseudonymizer: Pseudonymizer) -> None:
+    """``changes`` names who asks: a subject's view is a read of personal data, logged."""
+
+    def __init__(self, engine: Engine, changes: ChangeLog) -> None:
         self._engine = engine
-        self._pseudonymizer = pseudonymizer
+        self._changes = changes
+        self._pseudonymizer = changes.pseudonymizer
 
     def calls(
         self,
@@ -94,38 +101,42 @@ class AuditQueries:
         limit: int = 1000,
     ) -> SubjectView:
         """For a T.C. number: calls that touched the person, any code ever issued to them, or a
-        death form of theirs, and the operator changes to their data. For a code: calls that
-        asked for that code (including ones made before it was issued or after it expired)."""
+        death form of theirs, and the operator changes to (and reads of) their data. For a code:
+        calls that asked for that code (including ones made before it was issued or after it
+        expired). References are recomputed under every audit key, so rotating the key loses
+        nothing. The view itself is logged as a read once it is computed."""
         _check_window(since, until, limit)
         if (identity_number is None) == (code is None):
             raise InvalidInput("give exactly one of an identity number and a code")
+        refs_of = self._pseudonymizer.refs
+        target: str | None = None
+        people: list[str] = []
         with self._engine.connect() as conn:
             changes: list[ChangeRecord] = []
             if identity_number is not None:
                 if not is_valid_tckn(identity_number):
                     raise InvalidInput("not a valid T.C. Kimlik No")
-                person = self._pseudonymizer.person(identity_number)
-                refs = [person]
-                refs += [
-                    self._pseudonymizer.code(c)
-                    for c in audit_repo.codes_held(conn, identity_number)
-                ]
-                refs += [
-                    self._pseudonymizer.ref("form", f)
-                    for f in audit_repo.forms_of(conn, identity_number)
-                ]
+                person = refs_of("tckn", identity_number)
+                refs = list(person)
+                for held in audit_repo.codes_held(conn, identity_number):
+                    refs += refs_of("hes", held)
+                for form in audit_repo.forms_of(conn, identity_number):
+                    refs += refs_of("form", form)
                 changes = changes_repo.list_changes(
-                    conn, since=since, until=until, subject_ref=person, limit=limit
+                    conn, since=since, until=until, subject_refs=person, limit=limit
                 )
+                people = [identity_number]
             else:
                 key = hescode.lookup_key(code or "")
                 if key is None:
                     raise InvalidInput("not a HES code (10 letters and digits)")
-                refs = [self._pseudonymizer.code(key)]
+                refs = list(refs_of("hes", key))
+                target = self._changes.code_target(key)
             calls = audit_repo.list_calls(
                 conn, since=since, until=until, subject_refs=refs, limit=limit
             )
-            return SubjectView(calls=calls, changes=changes)
+        self._changes.record_read(self._engine, entity=SUBJECT_VIEW, target=target, people=people)
+        return SubjectView(calls=calls, changes=changes)
 
     def changes(
         self,

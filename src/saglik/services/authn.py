@@ -1,8 +1,16 @@
-"""Who is calling: Basic credentials → a principal, with a verified-credential cache.
+"""Who is calling: the service users as each worker knows them, and their passwords checked once.
 
-Argon2id costs ~17 ms of CPU by design, so it runs once per credential, not once per request.
-The cache is keyed by a keyed digest of the credential (the clear password is never kept) and is
-dropped whenever the store's credentials version moves, which every user change bumps.
+Every refusal that does not depend on the password — an unknown user, a disabled one, an address
+outside the allow-list, a method not granted — must be decided without looking at it, so that it
+answers the same whether the password was right or wrong (README "Refusals"). The gateway
+therefore looks a user up by name first (``account``, no secret involved) and only then checks
+the password (``cached`` or ``verify``).
+
+All users are held in memory: an institution's users number in the thousands at most, and a
+lookup that misses costs the same as one that hits, so not even timing tells a known name from
+an unknown one. The copy is reloaded whenever the store's credentials version moves, which every
+user change bumps. Argon2id costs ~17 ms of CPU by design, so a password is verified once per
+credential and copy; the cache is keyed by a keyed digest (the clear password is never kept).
 """
 
 from __future__ import annotations
@@ -49,6 +57,35 @@ class Principal:
             return False
         return any(address in net for net in self.networks)
 
+    def lists_ip(self, ip: str | None) -> bool:
+        """The address is named by the user's own allow-list (not merely allowed by its absence)."""
+        return bool(self.networks) and self.allows_ip(ip)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    principal: Principal
+    password_hash: str
+    generation: int
+    """Which copy of the users this came from: a password verified against one copy is not
+    trusted once a newer copy (a change) is in use."""
+
+
+def _account(record: accounts_repo.UserRecord, generation: int) -> Account:
+    principal = Principal(
+        user_id=record.id,
+        institution_id=record.institution_id,
+        username=record.username,
+        env=record.env,
+        active=record.active,
+        methods=record.methods,
+        networks=tuple(ipaddress.ip_network(n) for n in record.ip_allowlist),
+        rate_limit=record.rate_limit,
+        province_code=record.province_code,
+        district_code=record.district_code,
+    )
+    return Account(principal, record.password_hash, generation)
+
 
 class Authenticator:
     def __init__(
@@ -58,68 +95,58 @@ class Authenticator:
         self._poll = poll_seconds
         self._fixed_delay = fixed_delay_seconds
         self._digest_key = secrets.token_bytes(32)
-        self._cache: dict[bytes, tuple[Principal, float, int]] = {}
-        self._version = -1
-        self._checked_at = 0.0
+        self._accounts: dict[tuple[str, str], Account] = {}
+        self._verified: dict[bytes, int] = {}
+        self._generation = 0
+        self._version: int | None = None
+        self._checked_at = -float("inf")
+        self._change_seen_at: float | None = None
 
-    def _key(self, env: str, username: str, password: str) -> bytes:
-        material = f"{env}\x00{username}\x00{password}".encode()
+    def _key(self, account: Account, password: str) -> bytes:
+        principal = account.principal
+        material = f"{principal.env}\x00{principal.username}\x00{password}".encode()
         return hashlib.blake2b(material, key=self._digest_key, digest_size=32).digest()
 
-    def _refresh(self, monotonic: float) -> None:
+    def _refresh(self) -> None:
+        """Reloads the users when the store's credentials version has moved (with the sandbox's
+        documented delay, once the change has waited that long)."""
+        monotonic = time.monotonic()
         if monotonic - self._checked_at < self._poll:
             return
         self._checked_at = monotonic
         with self._engine.connect() as conn:
             version = state.credentials_version(conn)
-        if version != self._version:
-            self._version = version
-            if not self._fixed_delay:
-                self._cache.clear()
+            if version == self._version:
+                return
+            if self._version is not None and self._fixed_delay:
+                if self._change_seen_at is None:
+                    self._change_seen_at = monotonic
+                if monotonic - self._change_seen_at < self._fixed_delay:
+                    return
+            records = accounts_repo.list_users(conn)
+        self._generation += 1
+        self._accounts = {(r.env, r.username): _account(r, self._generation) for r in records}
+        self._verified = {}
+        self._version = version
+        self._change_seen_at = None
 
-    def flight_key(self, env: str, username: str, password: str) -> tuple[bytes, int]:
-        """Identifies one verification of this credential against the credentials version known
-        now: concurrent requests with the same key may share it; one arriving after a change
-        (a new version) may not ride on a verification that started before it."""
-        return self._key(env, username, password), self._version
+    def account(self, env: str, username: str) -> Account | None:
+        """The user of that name in that environment, as currently known; no secret needed."""
+        self._refresh()
+        return self._accounts.get((env, username))
 
-    def cached(self, env: str, username: str, password: str) -> Principal | None:
-        """The principal for an already-verified credential, or None (then call ``verify``)."""
-        now = time.monotonic()
-        self._refresh(now)
-        hit = self._cache.get(self._key(env, username, password))
-        if hit is None:
-            return None
-        principal, verified_at, version = hit
-        if self._fixed_delay and now - verified_at > self._fixed_delay:
-            return None
-        if not self._fixed_delay and version != self._version:
-            return None  # verified against a record read before the latest change
-        return principal
+    def cached(self, account: Account, password: str) -> bool:
+        """True if this password was already verified for this copy of the account."""
+        return self._verified.get(self._key(account, password)) == account.generation
 
-    def verify(self, env: str, username: str, password: str) -> Principal | None:
-        """Checks the hash (slow, run off the event loop); caches and returns the principal."""
-        # Learn the credentials version before reading the record and tag the entry with it:
-        # ``cached`` serves the entry only while that version is current, so a change that lands
-        # while the hash is being checked cannot leave a stale credential in the cache.
-        self._refresh(time.monotonic())
-        version = self._version
-        with self._engine.connect() as conn:
-            record = accounts_repo.find_user(conn, env, username)
-        if not verify_password(record.password_hash if record else None, password):
-            return None
-        assert record is not None
-        principal = Principal(
-            user_id=record.id,
-            institution_id=record.institution_id,
-            username=record.username,
-            env=record.env,
-            active=record.active,
-            methods=record.methods,
-            networks=tuple(ipaddress.ip_network(n) for n in record.ip_allowlist),
-            rate_limit=record.rate_limit,
-            province_code=record.province_code,
-            district_code=record.district_code,
-        )
-        self._cache[self._key(env, username, password)] = (principal, time.monotonic(), version)
-        return principal
+    def flight_key(self, account: Account, password: str) -> tuple[bytes, int]:
+        """Identifies one verification: concurrent requests with the same key may share it; one
+        arriving with a newer copy of the account may not ride on one that started before."""
+        return self._key(account, password), account.generation
+
+    def verify(self, account: Account, password: str) -> bool:
+        """Checks the hash (slow: run it off the event loop) and remembers a success."""
+        if not verify_password(account.password_hash, password):
+            return False
+        self._verified[self._key(account, password)] = account.generation
+        return True

@@ -88,7 +88,10 @@ def ensure_demo_user(engine: Engine, clock: Clock) -> IssuedCredential | None:
 
 
 def prepare(engine: Engine, clock: Clock) -> IssuedCredential | None:
+    """Before the workers start: a store whose audit key is missing fails here, once, with the
+    reason (``AuditKeyError``), before anything is written to it."""
     ensure_store(engine)
+    store_pseudonymizer(engine)
     apply_hes_fixtures(engine, clock)
     apply_obs_fixtures(engine)
     with engine.begin() as conn:  # a new store's tables now hold rows the planner must know of

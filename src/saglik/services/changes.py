@@ -10,9 +10,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from saglik.config import Settings
 from saglik.domain.clock import Clock
 from saglik.domain.pseudonym import Pseudonymizer
-from saglik.store import changes_repo, state
+from saglik.services import audit_key
+from saglik.store import changes_repo
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +28,15 @@ class Actor:
 SYSTEM = Actor("system")
 
 
-def store_pseudonymizer(engine: Engine) -> Pseudonymizer:
-    """The store's audit pseudonymizer (its key is created on first use and never changes)."""
-    with engine.begin() as conn:
-        key = state.get_or_create_secret(conn, state.AUDIT_KEY)
-    return Pseudonymizer(bytes.fromhex(key))
+def store_pseudonymizer(engine: Engine, settings: Settings | None = None) -> Pseudonymizer:
+    """The store's audit pseudonymizer, on the key ring the settings (by default the
+    environment's) name: raises ``AuditKeyError`` for a ring the store was not used with."""
+    return Pseudonymizer(audit_key.open_ring(engine, settings or Settings.from_env()))
 
+
+READ = "read"
+"""The action of an operator read of personal data (a person's record, a death form, a data
+subject's view): logged like a change, so that who looked at whom leaves a trace."""
 
 PERSONAL = "(personal)"
 """Stands in the change log for a personal value (a name, an identity number, birth data): the
@@ -86,6 +91,24 @@ class ChangeLog:
             before=_json(before),
             after=_json(after),
         )
+
+    def record_read(
+        self,
+        engine: Engine,
+        *,
+        entity: str,
+        env: str | None = None,
+        target: str | None = None,
+        people: Iterable[str] = (),
+    ) -> None:
+        """One row for each person whose data the answer shows (``people``, clear identity
+        numbers; one row without a person if there are none). Called once the data is read and
+        before it is shown, in a transaction of its own: an answer never leaves without its
+        trace, and the read holds no write lock while it reads."""
+        persons: list[str | None] = [*dict.fromkeys(people)] or [None]
+        with engine.begin() as conn:
+            for person in persons:
+                self.record(conn, entity=entity, action=READ, env=env, target=target, person=person)
 
     def code_target(self, code: str) -> str:
         """A HES code named in the log by its pseudonym, never in clear."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,6 +44,8 @@ class SingleOutcome:
     result: HesResult | None
     error: HesError | None
     subject_refs: tuple[str, ...]
+    outbox_payload: str | None = None
+    """The report owed to the Ministry of Interior, committed with the audit record (§4.5)."""
 
 
 @dataclass(slots=True)
@@ -100,23 +102,21 @@ class HesQueryService:
         except HesError as error:
             return SingleOutcome(None, error, refs)
 
-    def check_visitor(
-        self, env: str, sent_code: str, visit: Visit
-    ) -> tuple[SingleOutcome, str | None]:
-        """The visitor check and, when it answers RISKY, the report owed to the Ministry of
-        Interior (the caller commits it with the audit record, contract §4.5)."""
+    def check_visitor(self, env: str, sent_code: str, visit: Visit) -> SingleOutcome:
+        """The visitor check, carrying, when it answers RISKY, the report owed to the Ministry
+        of Interior (the caller commits it with the audit record, contract §4.5)."""
         outcome = self.check(env, sent_code, plus=False)
         result = outcome.result
         if result is None or result.current_health_status is not HealthStatus.RISKY:
-            return outcome, None
-        person_ref = outcome.subject_refs[-1]
-        return outcome, risky_visit_report(
+            return outcome
+        report = risky_visit_report(
             at=self._clock.now(),
             env=env,
             code=sent_code.upper(),
-            person_ref=person_ref,
+            person_ref=outcome.subject_refs[-1],
             visit=visit,
         )
+        return replace(outcome, outbox_payload=report)
 
     def check_many(self, env: str, sent_codes: Sequence[str], *, plus: bool) -> BulkOutcome:
         if len(sent_codes) > BULK_MAX:
@@ -215,9 +215,10 @@ class HesDataService:
         return before is None
 
     def person(self, env: str, identity_number: str) -> PersonView:
+        """The person's whole record, for an operator to see: logged as a read."""
         with self._engine.connect() as conn:
             row = hes_repo.person_row(conn, env, identity_number)
-            return PersonView(
+            view = PersonView(
                 identity_number=identity_number,
                 first_name=row["first_name"],
                 last_name=row["last_name"],
@@ -230,10 +231,17 @@ class HesDataService:
                 codes=self._code_views(conn, row["id"]),
                 events=hes_repo.events_of(conn, row["id"]),
             )
+        self._changes.record_read(self._engine, entity="person", env=env, people=[identity_number])
+        return view
 
     def codes(self, env: str, identity_number: str) -> list[CodeView]:
+        """The person's codes, for an operator to see: logged as a read."""
         with self._engine.connect() as conn:
-            return self._code_views(conn, self._person(conn, env, identity_number))
+            views = self._code_views(conn, self._person(conn, env, identity_number))
+        self._changes.record_read(
+            self._engine, entity="hes_code", env=env, people=[identity_number]
+        )
+        return views
 
     def _code_views(self, conn: Connection, person: int) -> list[CodeView]:
         now = self._clock.now()

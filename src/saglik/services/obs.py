@@ -519,7 +519,22 @@ class ObsRegistryService:
             )
 
     def form(self, env: str, form_no: str, referans_no: str) -> StoredForm:
+        """The whole form and its history (names, causes, every earlier value), for an operator
+        to see: logged as a read of each person it names, now or in an earlier version."""
         with self._engine.connect() as conn:
             form_id = self._existing(conn, env, form_no, referans_no)
             record, status = obs_repo.stored_form(conn, form_id)
-            return StoredForm(record, status, obs_repo.form_history(conn, form_id))
+            history = obs_repo.form_history(conn, form_id)
+        named = [record.identity_number] + [
+            number
+            for entry in history
+            for number in (entry["changes"] or {}).get("identity_number", ())
+        ]
+        self._changes.record_read(
+            self._engine,
+            entity="death_form",
+            env=env,
+            target=form_no,
+            people=[number for number in named if number],
+        )
+        return StoredForm(record, status, history)

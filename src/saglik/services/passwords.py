@@ -25,8 +25,7 @@ class HashCost:
 
 
 class _Hasher:
-    """The hasher and an unknown user's stand-in hash, always of one cost: checking a user
-    that does not exist must cost what checking a wrong password costs."""
+    """The hasher of the current cost."""
 
     def __init__(self, cost: HashCost) -> None:
         self.cost = cost
@@ -36,7 +35,6 @@ class _Hasher:
             parallelism=cost.parallelism,
             type=Type.ID,
         )
-        self.dummy_hash = self.argon2.hash(secrets.token_urlsafe(16))
 
 
 _current = _Hasher(HashCost())
@@ -62,13 +60,10 @@ def hash_password(password: str) -> str:
     return _current.argon2.hash(password)
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
-    """Constant-time verification; an unknown user costs the same as a wrong password."""
-    hasher = _current
+def verify_password(password_hash: str, password: str) -> bool:
+    """Constant-time verification. An unknown user is never checked here: the gateway refuses
+    one before any password is looked at (``web/gateway.py``)."""
     try:
-        return (
-            hasher.argon2.verify(password_hash or hasher.dummy_hash, password)
-            and password_hash is not None
-        )
+        return _current.argon2.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False

@@ -39,6 +39,8 @@ class AuditRecord:
     subject_refs: tuple[str, ...] = ()
     outbox_payload: str | None = None
     """A Ministry of Interior report to enqueue in the same transaction, if any."""
+    repeats: int = 1
+    """How many refusals this row stands for (``services/refusal_tally.py``)."""
 
 
 @dataclass(slots=True)
@@ -62,6 +64,7 @@ _EVENT_COLUMNS = (
     "outcome",
     "latency_ms",
     "client_ip",
+    "repeats",
 )
 _OUTBOX_COLUMNS = ("created_at", "payload", "attempts", "next_attempt_at")
 
@@ -125,6 +128,7 @@ def write_batch(engine: Engine, records: list[AuditRecord]) -> None:
                 "outcome": record.outcome,
                 "latency_ms": record.latency_ms,
                 "client_ip": record.client_ip,
+                "repeats": record.repeats,
             }
         )[1]
         for record in records

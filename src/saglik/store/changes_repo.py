@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -58,10 +59,11 @@ def list_changes(
     since: datetime | None = None,
     until: datetime | None = None,
     entity: str | None = None,
-    subject_ref: str | None = None,
+    subject_refs: Sequence[str] | None = None,
     limit: int = 100,
 ) -> list[ChangeRecord]:
-    """Newest first; ``since`` inclusive, ``until`` exclusive."""
+    """Newest first; ``since`` inclusive, ``until`` exclusive. With ``subject_refs``, only the
+    changes about one of them (a person's references under each audit key)."""
     query = select(operator_changes).order_by(operator_changes.c.id.desc()).limit(limit)
     if since is not None:
         query = query.where(operator_changes.c.occurred_at >= since)
@@ -69,8 +71,8 @@ def list_changes(
         query = query.where(operator_changes.c.occurred_at < until)
     if entity is not None:
         query = query.where(operator_changes.c.entity == entity)
-    if subject_ref is not None:
-        query = query.where(operator_changes.c.subject_ref == subject_ref)
+    if subject_refs is not None:
+        query = query.where(operator_changes.c.subject_ref.in_(list(subject_refs)))
     return [ChangeRecord(**row._mapping) for row in conn.execute(query)]
 
 

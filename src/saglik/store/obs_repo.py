@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 
-from saglik.domain.obs import Cause, DeathRecord, Place, Scope
+from saglik.domain.obs import SCOPE_PLACES, Cause, DeathRecord, Place, Scope
 from saglik.store import copy_load
 from saglik.store.prepared import PreparedSelect, ThreadConnections
 from saglik.store.schema import death_causes, death_form_history, death_forms, districts
@@ -30,26 +30,26 @@ REGISTERED, RETURNED, APPROVED = "registered", "returned", "approved"
 CORRECTED = "corrected"
 
 
-def _area_filter(prefix: str) -> ColumnElement[bool]:
-    """Occurred in the area, or resided in it (the scope rule, and ``IlKodu``), with the area's
-    code bound as ``<prefix>`` (a province plate, or a district code when ``prefix`` ends in
-    ``district``)."""
-    area: BindParameter[int] = bindparam(prefix)
-    if prefix.endswith("district"):
-        return or_(death_forms.c.death_district == area, death_forms.c.residence_district == area)
-    return or_(death_forms.c.death_province == area, death_forms.c.residence_province == area)
+def _area_filter(name: str, level: str) -> ColumnElement[bool]:
+    """``Scope.sees`` in SQL: any of the ``SCOPE_PLACES`` lies in the area, whose code is bound
+    as ``name``."""
+    area: BindParameter[int] = bindparam(name)
+    return or_(*(death_forms.c[f"{place}_{level}"] == area for place in SCOPE_PLACES))
 
 
-def _scope_params(scope: Scope, il_kodu: int | None) -> tuple[tuple[str, ...], dict[str, Any]]:
-    """Which area filters apply (the statement's shape) and their values."""
+Areas = tuple[tuple[str, str], ...]
+"""(bound parameter name, area level) of each area filter: the statement's shape."""
+
+
+def _scope_params(scope: Scope, il_kodu: int | None) -> tuple[Areas, dict[str, Any]]:
+    """Which area filters apply and their values: the user's scope, and ``IlKodu``."""
+    areas: list[tuple[str, str]] = []
     params: dict[str, Any] = {}
-    if scope.district is not None:
-        params["scope_district"] = scope.district
-    elif scope.province is not None:
-        params["scope_province"] = scope.province
-    if il_kodu is not None:
-        params["il_kodu"] = il_kodu
-    return tuple(params), params
+    for name, area in (("scope_area", scope.area()), ("il_kodu", Scope(il_kodu).area())):
+        if area is not None:
+            areas.append((name, area.level))
+            params[name] = area.code
+    return tuple(areas), params
 
 
 # Every statement below is built once per shape with bound parameters, not per call: building
@@ -57,12 +57,12 @@ def _scope_params(scope: Scope, il_kodu: int | None) -> tuple[tuple[str, ...], d
 
 
 @functools.cache
-def _registered_query(areas: tuple[str, ...], forensic: bool) -> Any:
+def _registered_query(areas: Areas, forensic: bool) -> Any:
     query = select(death_forms.c.form_no, death_forms.c.referans_no).where(
         death_forms.c.env == bindparam("env"),
         death_forms.c.registered_at >= bindparam("start", type_=UtcDateTime()),
         death_forms.c.registered_at < bindparam("end", type_=UtcDateTime()),
-        *(_area_filter(area) for area in areas),
+        *(_area_filter(*area) for area in areas),
     )
     if forensic:
         query = query.where(death_forms.c.manner.in_(bindparam("manners", expanding=True)))
@@ -70,7 +70,7 @@ def _registered_query(areas: tuple[str, ...], forensic: bool) -> Any:
 
 
 @functools.cache
-def _updated_query(areas: tuple[str, ...]) -> Any:
+def _updated_query(areas: Areas) -> Any:
     changed = (
         select(death_form_history.c.form_id)
         .where(
@@ -83,13 +83,13 @@ def _updated_query(areas: tuple[str, ...]) -> Any:
     )
     return (
         select(death_forms.c.form_no, death_forms.c.referans_no)
-        .where(death_forms.c.id.in_(changed), *(_area_filter(area) for area in areas))
+        .where(death_forms.c.id.in_(changed), *(_area_filter(*area) for area in areas))
         .order_by(death_forms.c.id)
     )
 
 
 @functools.lru_cache(maxsize=64)
-def _prepared_feed(dialect: Dialect, feed: str, areas: tuple[str, ...]) -> PreparedSelect:
+def _prepared_feed(dialect: Dialect, feed: str, areas: Areas) -> PreparedSelect:
     if feed == "updated":
         return PreparedSelect(_updated_query(areas), dialect)
     return PreparedSelect(_registered_query(areas, feed == "forensic"), dialect)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from saglik.store.types import UtcDateTime
@@ -161,10 +162,24 @@ audit_events = Table(
     Column("outcome", String(64), nullable=False),
     Column("latency_ms", Float, nullable=False),
     Column("client_ip", String(45), nullable=True),
+    Column("repeats", Integer, nullable=False, server_default=text("1")),
     Index("ix_audit_events_institution_time", "institution_id", "occurred_at"),
     Index("ix_audit_events_time", "occurred_at"),
 )
-"""Append-only. No clear code, identity number or name is ever written here."""
+"""Append-only. No clear code, identity number or name is ever written here. ``repeats`` > 1:
+one row stands for that many refusals of unauthenticated callers (same address, method, outcome,
+minute)."""
+
+auth_failures = Table(
+    "auth_failures",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", UtcDateTime, nullable=False),
+    Column("locked_until", UtcDateTime, nullable=True),
+)
+"""Wrong passwords counted per ``user:<env>:<username>`` and per ``addr:<client address>``,
+shared by every worker (the guessing throttle, ``domain/throttle.py``)."""
 
 audit_subjects = Table(
     "audit_subjects",

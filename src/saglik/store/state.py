@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
-
-from sqlalchemy import Connection, Integer, String, cast, select, update
+from sqlalchemy import Connection, Integer, String, cast, delete, select, update
 
 from saglik.store.schema import instance_state
 from saglik.store.upsert import dialect_insert
 
-AUDIT_KEY = "audit_hmac_key"
+LEGACY_AUDIT_KEY = "audit_hmac_key"
+"""Where stores made before the key file kept their audit key: moved out on the first start."""
+AUDIT_KEY_USED = "audit_key_used:"
+"""Prefix of one row per audit key the store has used (``audit_key_used:k2`` → fingerprint)."""
 CREDENTIALS_VERSION = "credentials_version"
 
 
@@ -27,23 +28,45 @@ def put(conn: Connection, key: str, value: str) -> None:
         conn.execute(instance_state.insert().values(key=key, value=value))
 
 
-def get_or_create_secret(conn: Connection, key: str) -> str:
-    """A random hex secret created on first use; racing workers agree on the first one written.
+def audit_keys(conn: Connection) -> tuple[dict[str, str], str | None]:
+    """Key id → fingerprint of every audit key the store's pseudonyms were made with, and the
+    legacy key if the store still holds it: one query, read at every start."""
+    rows = conn.execute(
+        select(instance_state.c.key, instance_state.c.value).where(
+            instance_state.c.key.startswith(AUDIT_KEY_USED, autoescape=True)
+            | (instance_state.c.key == LEGACY_AUDIT_KEY)
+        )
+    )
+    used: dict[str, str] = {}
+    legacy: str | None = None
+    for key, value in rows:
+        if key == LEGACY_AUDIT_KEY:
+            legacy = value
+        else:
+            used[key.removeprefix(AUDIT_KEY_USED)] = value
+    return used, legacy
 
-    One conditional insert, then a read: reading first and inserting after would, on SQLite,
-    upgrade a read snapshot to a write, which fails at once (no busy wait) when another worker
-    committed in between."""
-    value = get(conn, key)
-    if value is not None:
-        return value
+
+def used_audit_keys(conn: Connection) -> dict[str, str]:
+    """Key id → fingerprint of every audit key the store's pseudonyms were made with."""
+    return audit_keys(conn)[0]
+
+
+def record_audit_key(conn: Connection, key_id: str, fingerprint: str) -> None:
+    """Idempotent, and safe for workers starting together: the first row written stays.
+
+    A write, so that a transaction that also reads the used keys can write first: reading first
+    and writing after would, on SQLite, upgrade a read snapshot to a write, which fails at once
+    (no busy wait) when another worker committed in between."""
     conn.execute(
         dialect_insert(conn)(instance_state)
-        .values(key=key, value=secrets.token_hex(32))
+        .values(key=AUDIT_KEY_USED + key_id, value=fingerprint)
         .on_conflict_do_nothing()
     )
-    value = get(conn, key)
-    assert value is not None
-    return value
+
+
+def drop(conn: Connection, key: str) -> None:
+    conn.execute(delete(instance_state).where(instance_state.c.key == key))
 
 
 def credentials_version(conn: Connection) -> int:

@@ -19,7 +19,20 @@ def _not_blank(value: str) -> str:
     return value
 
 
-NotBlank = Annotated[str, AfterValidator(_not_blank)]
+HES_CODE_MAX = 64
+"""A code is 10 characters; up to 64 a malformed one (dashes, spaces, a scanned ``TCKN|CODE``
+payload) is still answered ``hescodenotfound``, as the contract promises; past that no client
+typed or scanned it (contract §4.1, Bounds)."""
+PLACE_NAME_MAX = 100
+"""``city`` and ``district``: the longest Turkish province or district name is under 20."""
+ADDRESS_MAX = 500
+"""``explicit_address``: a postal address with building and unit fits in well under 200."""
+
+# Required and not blank, and bounded: what a visitor check writes to the outbox (and sends to the
+# Ministry of Interior) stays small. The length is checked first, so a huge value is never scanned.
+HesCodeText = Annotated[str, Field(max_length=HES_CODE_MAX), AfterValidator(_not_blank)]
+PlaceName = Annotated[str, Field(max_length=PLACE_NAME_MAX), AfterValidator(_not_blank)]
+Address = Annotated[str, Field(max_length=ADDRESS_MAX), AfterValidator(_not_blank)]
 
 
 class _Strict(BaseModel):
@@ -32,15 +45,15 @@ class Location(_Strict):
 
 
 class VisitorRequest(_Strict):
-    hes_code: NotBlank
-    city: NotBlank
-    district: NotBlank
-    explicit_address: NotBlank
+    hes_code: HesCodeText
+    city: PlaceName
+    district: PlaceName
+    explicit_address: Address
     location: Location | None = None
 
 
 class CodeRequest(_Strict):
-    hes_code: NotBlank
+    hes_code: HesCodeText
 
 
 BulkRequest = Annotated[list[CodeRequest], Field(min_length=1, max_length=BULK_MAX)]
@@ -58,6 +71,7 @@ _CONSTRAINT = {
     "not_blank": "NotBlank",
     "too_short": "Size",
     "too_long": "Size",
+    "string_too_long": "Size",
     "greater_than_equal": "DecimalMin",
     "less_than_equal": "DecimalMax",
     "finite_number": "DecimalMax",

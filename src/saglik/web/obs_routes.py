@@ -7,7 +7,6 @@ is the document's HTTP 500 with one fixed body, so nothing tells the cases apart
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -15,14 +14,12 @@ from pydantic_core import to_json
 from starlette.requests import Request
 from starlette.responses import Response
 
-from saglik.domain.methods import UNKNOWN_METHOD
 from saglik.domain.obs import AUTH_FAILURE_MESSAGE, InvalidParameterError, Scope
 from saglik.services.authn import Principal
 from saglik.services.obs import Feed, Found, ObsQueryService
-from saglik.store.audit_writer import AuditUnavailableError
 from saglik.web import obs_wire
-from saglik.web.gateway import NO_SUCH_METHOD, Admission, Denial, Gateway
-from saglik.web.routing import G2GService
+from saglik.web.gateway import Admission, Refusal
+from saglik.web.pipeline import Reply
 
 SERVICE_PATH = "saglik/OBS"
 
@@ -49,11 +46,11 @@ def _found(
     return obs_wire.success(render(found.value)), "ok", found.subject_refs
 
 
-class ObsEndpoints:
-    def __init__(self, service: ObsQueryService, gateway: Gateway) -> None:
-        self._service = service
-        self._gateway = gateway
-        s = service
+class ObsWire:
+    service = "obs"
+
+    def __init__(self, queries: ObsQueryService) -> None:
+        s = queries
 
         def by_date(feed: Feed) -> Handler:
             def handle(
@@ -111,61 +108,36 @@ class ObsEndpoints:
 
         self._canonical = {name.lower(): name for name in self._handlers}
 
-    def service(self) -> G2GService:
-        return G2GService(SERVICE_PATH, "GET", self.handle)
+    def method(self, segment: str) -> str | None:
+        return self._canonical.get(segment.lower())
 
-    async def handle(self, request: Request, env: str, method_in_path: str) -> Response:
-        started = time.perf_counter()
-        method = self._canonical.get(method_in_path.lower(), "")
-        handler = self._handlers.get(method)
-        client_ip = self._gateway.client_ip(request)
-        refs: tuple[str, ...] = ()
-        if handler is None:  # audited too, without the name asked (it is the caller's text)
-            method, admission = UNKNOWN_METHOD, Admission(None)
-            response = _json(obs_wire.invalid("Böyle bir servis metodu yok."), status=404)
-            outcome = NO_SUCH_METHOD
-        else:
-            admission = await self._gateway.admit(request, env, method, client_ip)
-            response, outcome, refs = self._answer(request, env, handler, admission)
+    async def read(self, request: Request) -> Params | Reply:
+        """ASP.NET binds parameters case-insensitively; the first value of a repeated one wins."""
+        params: dict[str, str] = {}
+        for key, value in request.query_params.multi_items():
+            params.setdefault(key.lower(), value)
+        return params
+
+    def call(self, env: str, method: str, params: Params, principal: Principal) -> Reply:
         try:
-            await self._gateway.audit(
-                admission=admission,
-                env=env,
-                service="obs",
-                method=method,
-                status=response.status_code,
-                outcome=outcome,
-                started=started,
-                client_ip=client_ip,
-                subject_refs=refs,
-            )
-        except AuditUnavailableError:
-            return _json(
-                obs_wire.invalid("Denetim kaydı yazılamadı; lütfen tekrar deneyiniz."), 503
-            )
-        return response
+            payload, outcome, refs = self._handlers[method](env, _scope(principal), params)
+        except InvalidParameterError as exc:
+            return Reply(_json(obs_wire.invalid(str(exc))), "invalid")
+        return Reply(_json(payload), outcome, refs)
 
-    def _answer(
-        self, request: Request, env: str, handler: Handler, admission: Admission
-    ) -> tuple[Response, str, tuple[str, ...]]:
-        """The answer to an admitted call or the refusal of a denied one, its outcome and refs."""
-        if admission.denial is Denial.RATE_LIMITED:
-            response = _json(
+    def refused(self, admission: Admission) -> Response:
+        """Every refusal but the rate limit is the document's one 500, byte for byte."""
+        assert admission.denial is not None
+        if admission.denial.refusal is Refusal.RATE_LIMITED:
+            return _json(
                 obs_wire.invalid("İstek sınırı aşıldı; lütfen daha sonra tekrar deneyiniz."),
                 status=429,
                 headers={"Retry-After": str(admission.retry_after)},
             )
-            return response, admission.denial.value, ()
-        if admission.denial is not None:
-            response = Response(AUTH_FAILURE_BODY, status_code=500, media_type=JSON)
-            return response, admission.denial.value, ()
-        assert admission.principal is not None
-        # ASP.NET binds parameters case-insensitively; the first value of a repeated one wins
-        params: dict[str, str] = {}
-        for key, value in request.query_params.multi_items():
-            params.setdefault(key.lower(), value)
-        try:
-            payload, outcome, refs = handler(env, _scope(admission.principal), params)
-        except InvalidParameterError as exc:
-            return _json(obs_wire.invalid(str(exc))), "invalid", ()
-        return _json(payload), outcome, refs
+        return Response(AUTH_FAILURE_BODY, status_code=500, media_type=JSON)
+
+    def no_such_method(self) -> Response:
+        return _json(obs_wire.invalid("Böyle bir servis metodu yok."), status=404)
+
+    def audit_unavailable(self) -> Response:
+        return _json(obs_wire.invalid("Denetim kaydı yazılamadı; lütfen tekrar deneyiniz."), 503)

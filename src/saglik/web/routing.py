@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -53,7 +53,11 @@ def environment_routes(service: G2GService) -> list[Route]:
 
 
 class G2GDispatch:
-    """Answers G2G calls directly and hands everything else to ``app``."""
+    """Answers G2G calls directly and hands everything else to ``app``.
+
+    Anything below a service's base path is that service's: a segment that names no method — a
+    trailing slash, a deeper path — gets the service's own 404, never a redirect (Starlette's
+    would build its ``Location`` from the caller's ``Host``)."""
 
     def __init__(self, app: ASGIApp, services: list[G2GService]) -> None:
         self._app = app
@@ -62,15 +66,27 @@ class G2GDispatch:
             for service in services
             for env, prefix in ENVIRONMENT_PREFIXES
         }
+        self._bases = {base for _method, base in self._targets}
+
+    def _target(self, http_method: str, path: str) -> tuple[str, Handle, str] | None:
+        base, _, segment = path.rpartition("/")
+        target = self._targets.get((http_method, base))
+        if target is None:  # deeper below a base: the whole rest is the (unknown) segment
+            base = next((b for b in self._bases if path.startswith(f"{b}/")), "")
+            target = self._targets.get((http_method, base))
+            segment = "/"
+        return None if target is None else (*target, segment)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            base, _, method = scope["path"].rpartition("/")
-            target = self._targets.get((scope["method"], base)) if method else None
-            if target is not None:
-                env, handle = target
+            found = self._target(scope["method"], scope["path"])
+            if found is not None:
+                env, handle, segment = found
                 try:
-                    response = await handle(Request(scope, receive), env, method)
+                    response = await handle(Request(scope, receive), env, segment)
+                except ClientDisconnect:
+                    log.info("client disconnected before its request was read")
+                    return
                 except Exception as exc:
                     log.error("unhandled %s", type(exc).__name__)
                     response = problems.http_problem(500, "Internal error")

@@ -1,5 +1,6 @@
-"""Reading the audit trail and the change log (``/audit/...``), read-only. The subject's view
-takes the clear identity number or code in the query string and compares pseudonyms only."""
+"""Reading the audit trail and the change log (``/audit/...``). The subject's view takes the
+clear identity number or code in the query string and compares pseudonyms only; it is the one
+view here that shows whose data was touched, so it is itself logged as a read."""
 
 from __future__ import annotations
 
@@ -12,11 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from saglik.services.audit_queries import AuditQueries
 from saglik.store.audit_repo import CallRecord
 from saglik.store.changes_repo import ChangeRecord
 from saglik.web.admin import reading
-from saglik.web.admin.context import in_thread
+from saglik.web.admin.context import ServiceFactory, in_thread
 from saglik.web.admin.errors import endpoint
 from saglik.web.admin.models import CallsQuery, ChangesQuery, SubjectQuery
 from saglik.web.admin.routing import resource
@@ -80,10 +80,11 @@ class SubjectOut(BaseModel):
     changes: list[ChangeOut]
 
 
-def routes(audit: AuditQueries) -> list[Route]:
+def routes(services: ServiceFactory) -> list[Route]:
     @endpoint
     async def calls(request: Request) -> Response:
         q = reading.query(request, CallsQuery)
+        audit = services.of(request).audit
         found = await in_thread(
             lambda: audit.calls(
                 institution=q.institution,
@@ -99,6 +100,7 @@ def routes(audit: AuditQueries) -> list[Route]:
     @endpoint
     async def subject(request: Request) -> Response:
         q = reading.query(request, SubjectQuery)
+        audit = services.of(request).audit
         view = await in_thread(
             lambda: audit.subject(
                 identity_number=q.identity_number,
@@ -119,6 +121,7 @@ def routes(audit: AuditQueries) -> list[Route]:
     @endpoint
     async def changes(request: Request) -> Response:
         q = reading.query(request, ChangesQuery)
+        audit = services.of(request).audit
         found = await in_thread(
             lambda: audit.changes(since=q.since, until=q.until, entity=q.entity, limit=q.limit)
         )

@@ -1,5 +1,5 @@
-"""The services one operator request works with, built for that request so that every change is
-logged under the token that made it (``token:<name>``)."""
+"""The services one operator request works with, built for that request so that every change
+(and every read of personal data) is logged under the token that made it (``token:<name>``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from starlette.requests import Request
 from saglik.domain.clock import Clock
 from saglik.domain.pseudonym import Pseudonymizer
 from saglik.services.accounts import AccountService
+from saglik.services.audit_queries import AuditQueries
 from saglik.services.changes import Actor, ChangeLog
 from saglik.services.hes import HesDataService
 from saglik.services.obs import ObsRegistryService
@@ -27,6 +28,7 @@ class Services:
     accounts: AccountService
     hes: HesDataService
     obs: ObsRegistryService
+    audit: AuditQueries
     clock: Clock
 
 
@@ -42,6 +44,7 @@ class ServiceFactory:
             accounts=AccountService(self.engine, self.clock, changes),
             hes=HesDataService(self.engine, self.clock, changes),
             obs=ObsRegistryService(self.engine, self.clock, changes),
+            audit=AuditQueries(self.engine, changes),
             clock=self.clock,
         )
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from saglik.domain.errors import Conflict, InvalidInput, NotFound
@@ -108,6 +108,8 @@ def endpoint(handler: Handler) -> Handler:
             return problem(422, "a value does not fit what the store can hold")
         except OperationalError:
             return store_unavailable(handler.__name__)
+        except ClientDisconnect:
+            raise  # nobody to answer: the app logs it at INFO (web/app.py)
         except Exception as exc:
             log.error("operator API %s failed: %s", handler.__name__, type(exc).__name__)
             return problem(500, "Internal error")

@@ -75,17 +75,17 @@ def _utc_instant(value: Any) -> datetime:
 Text = Annotated[str, AfterValidator(_no_nul)]
 Instant = Annotated[datetime, BeforeValidator(_utc_instant)]
 """A point in time: ISO 8601, UTC when it has no offset."""
-IdentityNumber = Annotated[str, Field(pattern=r"^[1-9][0-9]{10}$")]
+IdentityNumber = Annotated[str, Field(max_length=11, pattern=r"^[1-9][0-9]{10}$")]
 """Eleven digits; the check digits are the service's to verify when a person is added (a lookup
 with a wrong one simply finds nobody)."""
-HesCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{10}$")]
+HesCode = Annotated[str, Field(max_length=10, pattern=r"^[A-Za-z0-9]{10}$")]
 MethodName = Annotated[str, Field(min_length=1, max_length=64)]
 Network = Annotated[Text, Field(min_length=1, max_length=50)]
 RateLimit = Annotated[Text, Field(min_length=1, max_length=40)]
 ProvinceCode = Annotated[int, Field(ge=1, le=81)]
 DistrictCode = Annotated[int, Field(ge=1, le=999_999)]
 PersonName = Annotated[Text, Field(min_length=1, max_length=100)]
-ReferansNo = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,20}$")]
+ReferansNo = Annotated[str, Field(max_length=20, pattern=r"^[A-Za-z0-9]{1,20}$")]
 
 
 class Body(BaseModel):
@@ -217,6 +217,10 @@ class FormQuery(Query):
 class DeathFormBody(DeathFormInput):
     """The service's death form, read strictly from JSON and with times as the document states
     them (no Unix timestamps); without an offset a time is Istanbul time, as for the CLI."""
+
+    identity_number: IdentityNumber | None = None
+    """Bounded and shaped before the form's own check digits are verified, like every identity
+    number the operator API reads."""
 
     @field_validator("died_at", "injured_at", mode="before")
     @classmethod

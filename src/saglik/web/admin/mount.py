@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 from starlette.middleware import Middleware
-from starlette.routing import Mount
+from starlette.routing import Mount, Router
 
 from saglik.domain.clock import Clock
 from saglik.domain.pseudonym import Pseudonymizer
-from saglik.services.audit_queries import AuditQueries
 from saglik.services.changes import SYSTEM, ChangeLog
 from saglik.services.operator_tokens import OperatorTokens
 from saglik.web.admin import account_routes, audit_routes, hes_routes, obs_routes
@@ -22,13 +21,15 @@ def admin_mount(engine: Engine, clock: Clock, pseudonymizer: Pseudonymizer) -> M
     services = ServiceFactory(engine, clock, pseudonymizer)
     # checking a token changes nothing, so its change log is never written
     tokens = OperatorTokens(engine, clock, ChangeLog(SYSTEM, clock, pseudonymizer))
-    return Mount(
-        PREFIX,
+    # no redirect to the path with(out) a trailing slash: Starlette would build its Location from
+    # the caller's Host header; such a path is a 404 like any other that names nothing
+    router = Router(
         routes=[
             *account_routes.routes(services),
             *hes_routes.routes(services),
             *obs_routes.routes(services),
-            *audit_routes.routes(AuditQueries(engine, pseudonymizer)),
+            *audit_routes.routes(services),
         ],
-        middleware=[Middleware(BearerAuth, tokens=tokens)],
+        redirect_slashes=False,
     )
+    return Mount(PREFIX, app=router, middleware=[Middleware(BearerAuth, tokens=tokens)])
