@@ -281,3 +281,14 @@ class Registry:
     ) -> None:
         self._at(at)
         self.service.set_status(env, reg.form_no, reg.referans_no, status)
+
+
+CITIZEN = {
+    "TcKimlikNo": "76883560160",
+    "Adi": "Mehmet Emin",
+    "Soyadi": "Yıldız",
+    "DogumTarihi": "1941-05-02",
+}
+"""The test environment's T.C. citizen fixture, as lookup parameters (contract §5.6)."""
+FOREIGNER = {"PasaportNo": "C01X00T47", "Adi": "Anna Maria", "Soyadi": "Schmidt"}
+FORM = {"FormNo": "9000000011", "ReferansNo": "TSTA7K2M"}

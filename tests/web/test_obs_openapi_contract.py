@@ -30,6 +30,7 @@ from saglik.store.engine import make_engine
 from saglik.web.app import create_app
 from tests.change_support import change_log
 from tests.conftest import Credential, LiveServer, start_server
+from tests.web.obs_helpers import CITIZEN, FOREIGNER, FORM
 from tests.web.openapi_support import contract_spec
 
 OBS = contract_spec("obs")
@@ -65,14 +66,6 @@ PARAMETERS = {
 }
 """contract §5.2."""
 
-CITIZEN = {
-    "TcKimlikNo": "76883560160",
-    "Adi": "Mehmet Emin",
-    "Soyadi": "Yıldız",
-    "DogumTarihi": "1941-05-02",
-}
-FOREIGNER = {"PasaportNo": "C01X00T47", "Adi": "Anna Maria", "Soyadi": "Schmidt"}
-FORM = {"FormNo": "9000000011", "ReferansNo": "TSTA7K2M"}
 FORENSIC_FORM = {"FormNo": "9000000033", "ReferansNo": "TSTC5R4T"}
 
 SUCCESS: dict[str, tuple[dict[str, str], str]] = {

@@ -30,7 +30,7 @@ from tests.web.conftest import (
     audit_since,
     last_audit_id,
 )
-from tests.web.obs_helpers import invalid_message, obs_get, success
+from tests.web.obs_helpers import CITIZEN, FOREIGNER, FORM, invalid_message, obs_get, success
 from tests.web.openapi_support import SPEC_NAMES, ContractSpec, contract_spec
 
 HES = contract_spec("hes")
@@ -46,15 +46,6 @@ CODE_MAX = OBS.doc["components"]["schemas"]["QueryCode"]["maxLength"]
 
 VISITOR = "check-visitor-hes-code"
 RISKLESS_FIXTURE = "L3S11011S1"
-CITIZEN = {
-    "TcKimlikNo": "76883560160",
-    "Adi": "Mehmet Emin",
-    "Soyadi": "Yıldız",
-    "DogumTarihi": "1941-05-02",
-}
-"""The test environment's T.C. citizen fixture (contract §5.6)."""
-FOREIGNER = {"PasaportNo": "C01X00T47", "Adi": "Anna Maria", "Soyadi": "Schmidt"}
-FORM = {"FormNo": "9000000011", "ReferansNo": "TSTA7K2M"}
 
 
 def test_the_documents_state_the_bounds_the_server_applies() -> None:
