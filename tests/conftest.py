@@ -147,7 +147,11 @@ def start_server(
 
 @pytest.fixture(scope="session")
 def server(store: Engine, clock: ManualClock) -> Iterator[LiveServer]:
-    settings = Settings(database_url="unused-engine-injected", change_poll_seconds=0)
+    # refusals folded by one test are written when the server stops, never amid a later test's
+    # count of its own audit rows
+    settings = Settings(
+        database_url="unused-engine-injected", change_poll_seconds=0, refusal_flush_seconds=0
+    )
     srv, thread, base_url = start_server(store, clock, settings)
     yield LiveServer(base_url, store, clock)
     srv.should_exit = True

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     The ÖBS document warns of a 5-minute delay; a sandbox can reproduce it."""
     change_poll_seconds: Annotated[float, Field(ge=0)] = 0.5
     audit_batch_max: Annotated[int, Field(ge=1)] = 512
+    refusal_flush_seconds: Annotated[float, Field(ge=0)] = 5.0
+    """How often the folded refusals of minutes that are over are written to the audit; 0 =
+    only when the server stops."""
     moi_endpoint: str | None = None
     moi_secret: SecretStr | None = None
     audit_key_file: Path | None = None

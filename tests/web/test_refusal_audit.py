@@ -7,6 +7,7 @@ the minute is over or the server stops.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -47,7 +48,10 @@ def test_a_flood_without_credentials_is_two_rows_a_minute(
     store: Engine, clock: ManualClock, make_user: Callable[..., Credential]
 ) -> None:
     settings = Settings(
-        database_url="unused", change_poll_seconds=0, trusted_proxies=("127.0.0.1/32",)
+        database_url="unused",
+        change_poll_seconds=0,
+        trusted_proxies=("127.0.0.1/32",),
+        refusal_flush_seconds=0,  # only on the stop: what is written while serving is exact
     )
     srv, thread, base_url = start_server(store, clock, settings)
     before = last_audit_id(store)
@@ -92,3 +96,36 @@ def test_a_flood_without_credentials_is_two_rows_a_minute(
             )
         ).scalar_one()
     assert total == FLOOD + 3
+
+
+def test_a_minute_that_is_over_is_written_without_waiting_for_the_stop(
+    store: Engine, clock: ManualClock
+) -> None:
+    settings = Settings(
+        database_url="unused",
+        change_poll_seconds=0,
+        trusted_proxies=("127.0.0.1/32",),
+        refusal_flush_seconds=0.05,
+    )
+    srv, thread, base_url = start_server(store, clock, settings)
+    before = last_audit_id(store)
+    try:
+        with httpx.Client(
+            base_url=base_url, timeout=10, headers={"X-Forwarded-For": CALLER}
+        ) as http:
+            for _ in range(3):
+                http.post(path("live", "check-employee-hes-code"), json={})
+            time.sleep(0.3)
+            assert [r[3] for r in _rows_after(store, before)] == [1]  # its minute is not over
+            clock.advance(timedelta(minutes=1))
+            deadline = time.monotonic() + 5
+            while len(rows := _rows_after(store, before)) < 2:
+                assert time.monotonic() < deadline, rows
+                time.sleep(0.02)
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=15)
+    assert [r[:4] for r in rows] == [
+        ("check-employee-hes-code", 401, "unauthenticated", 1),
+        ("check-employee-hes-code", 401, "unauthenticated", 2),
+    ]

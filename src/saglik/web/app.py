@@ -72,7 +72,14 @@ def create_app(
         fixed_delay_seconds=settings.credential_delay_seconds,
     )
     guesses = GuessThrottle(engine, clock, poll_seconds=settings.change_poll_seconds)
-    gateway = Gateway(authenticator, guesses, committer, clock, settings.trusted_proxies)
+    gateway = Gateway(
+        authenticator,
+        guesses,
+        committer,
+        clock,
+        trusted_proxies=settings.trusted_proxies,
+        refusal_flush_seconds=settings.refusal_flush_seconds,
+    )
     hes_queries = HesQueryService(engine, clock, pseudonymizer)
     obs_queries = ObsQueryService(engine, pseudonymizer)
     g2g = [

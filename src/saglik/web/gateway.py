@@ -35,8 +35,6 @@ from saglik.store.audit_writer import AuditRecord, GroupCommitter
 
 log = logging.getLogger("saglik.audit")
 
-TALLY_FLUSH_SECONDS = 5.0
-
 
 class Refusal(Enum):
     """What a denied caller is told; each service renders these in its own documented way."""
@@ -124,7 +122,9 @@ class Gateway:
         guesses: GuessThrottle,
         committer: GroupCommitter,
         clock: Clock,
+        *,
         trusted_proxies: tuple[str, ...] = (),
+        refusal_flush_seconds: float = 5.0,
     ) -> None:
         self._authn = authenticator
         self._guesses = guesses
@@ -135,6 +135,7 @@ class Gateway:
         self._trusted = tuple(ipaddress.ip_network(p, strict=False) for p in trusted_proxies)
         self._flights: dict[tuple[bytes, int], asyncio.Future[bool | datetime]] = {}
         self._tally = RefusalTally()
+        self._flush_seconds = refusal_flush_seconds
         self._flusher: asyncio.Task[None] | None = None
 
     def client_ip(self, request: Request) -> str | None:
@@ -275,10 +276,12 @@ class Gateway:
 
     def start(self) -> None:
         """Writes tallied refusals once their minute is over (the committer must be started)."""
+        if not self._flush_seconds:
+            return
 
         async def flush_forever() -> None:
             while True:
-                await asyncio.sleep(TALLY_FLUSH_SECONDS)
+                await asyncio.sleep(self._flush_seconds)
                 await self._flush_tally()
 
         self._flusher = asyncio.get_running_loop().create_task(flush_forever())
