@@ -14,6 +14,7 @@ from starlette.responses import Response
 from saglik.services.authn import Principal
 from saglik.services.hes import HesQueryService, SingleOutcome, Visit
 from saglik.web import hes_wire, problems
+from saglik.web.bodies import bounded_body, media_type
 from saglik.web.gateway import Admission, Refusal
 from saglik.web.pipeline import Reply
 
@@ -35,7 +36,7 @@ _CHALLENGE = {"WWW-Authenticate": 'Basic realm="saglik", charset="UTF-8"'}
 
 
 class Inbound(NamedTuple):
-    content_type: str
+    media_type: str
     body: bytes
 
 
@@ -108,25 +109,15 @@ class HesWire:
         return segment if segment in self._methods else None
 
     async def read(self, request: Request) -> Inbound | Reply:
-        """The body, read in chunks, so one sent without Content-Length is never held in memory
-        past MAX_BODY."""
-        too_large = Reply(problems.http_problem(413, "Request body over 1 MiB"), "too-large")
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-            return too_large
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY:
-                return too_large
-            chunks.append(chunk)
-        return Inbound(request.headers.get("content-type", ""), b"".join(chunks))
+        body = await bounded_body(request, MAX_BODY)
+        if body is None:
+            return Reply(problems.http_problem(413, "Request body over 1 MiB"), "too-large")
+        return Inbound(media_type(request), body)
 
     def call(self, env: str, method: str, inbound: Inbound, principal: Principal) -> Reply:
         """Media type and body are judged only for an admitted caller: a refused one learns
         nothing from how its request would have been read."""
-        if inbound.content_type.split(";")[0].strip().lower() != JSON:
+        if inbound.media_type != JSON:
             return Reply(
                 problems.http_problem(415, "Content-Type must be application/json"),
                 "bad-media-type",

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from saglik.domain.methods import ENVIRONMENTS
 from saglik.services.accounts import valid_username
 from saglik.web.admin.errors import ApiError, invalid
+from saglik.web.bodies import bounded_body, media_type
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -19,25 +20,12 @@ MAX_BODY = 1 << 20
 """A death form is a few kilobytes; a megabyte is room to spare and a bound on memory."""
 
 
-async def _bounded_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise ApiError(413, "the body is larger than 1 MiB")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise ApiError(413, "the body is larger than 1 MiB")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def body(request: Request, model: type[M]) -> M:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json":
+    if media_type(request) != "application/json":
         raise ApiError(415, "send the body as Content-Type: application/json")
-    raw = await _bounded_body(request)
+    raw = await bounded_body(request, MAX_BODY)
+    if raw is None:
+        raise ApiError(413, "the body is larger than 1 MiB")
     try:
         return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
