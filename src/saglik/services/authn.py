@@ -57,10 +57,6 @@ class Principal:
             return False
         return any(address in net for net in self.networks)
 
-    def lists_ip(self, ip: str | None) -> bool:
-        """The address is named by the user's own allow-list (not merely allowed by its absence)."""
-        return bool(self.networks) and self.allows_ip(ip)
-
 
 @dataclass(frozen=True, slots=True)
 class Account:
