@@ -72,7 +72,7 @@ def test_a_database_url_is_shown_without_its_password(url: str, shown: str) -> N
     [
         ("SAGLIK_TRUSTED_PROXIES", "10.0.0.0/8,secret-looking-proxy"),
         ("SAGLIK_CORS_ORIGINS", "https://secret-looking.example/path"),
-        ("SAGLIK_CHANGE_POLL_SECONDS", "secret-looking-number"),
+        ("SAGLIK_RATE_LIMIT_STORAGE", "secret-looking-scheme://x"),
         ("SAGLIK_ARGON2_MEMORY_KIB", "123456789012"),
         ("SAGLIK_AUDIT_KEY", "k1:" + "5ec2e7" * 10),
         ("SAGLIK_AUDIT_KEY", "k1:" + "5ec2e7" * 10 + "abcd k1:" + "5ec2e7" * 10 + "abcd"),

@@ -14,7 +14,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from saglik.domain.pseudonym import parse_ring
+from saglik.services.moi_outbox import DEFAULT_CONCURRENCY
 from saglik.services.passwords import HashCost
+from saglik.services.rate_limits import storage_scheme
 
 DEFAULT_DATABASE_URL = "sqlite:///saglik.db"
 
@@ -41,13 +43,21 @@ class Settings(BaseSettings):
     """Extra delay before a changed credential is seen; 0 = at once.
 
     The ÖBS document warns of a 5-minute delay; a sandbox can reproduce it."""
-    change_poll_seconds: Annotated[float, Field(ge=0)] = 0.5
+    rate_limit_storage: str = "memory://"
+    """Where users' rate-limit counts live: ``memory://`` (one worker) or ``redis://host:port/db``
+    (every worker and machine; ``services/rate_limits.py``)."""
+    read_threads: Annotated[int, Field(ge=1, le=256)] = 8
+    """Threads (each with one connection) a worker runs G2G reads on, PostgreSQL only; more
+    concurrent calls queue for them (``store/read_pool.py``)."""
     audit_batch_max: Annotated[int, Field(ge=1)] = 512
     refusal_flush_seconds: Annotated[float, Field(ge=0)] = 5.0
     """How often the folded refusals of minutes that are over are written to the audit; 0 =
     only when the server stops."""
     moi_endpoint: str | None = None
     moi_secret: SecretStr | None = None
+    moi_concurrency: Annotated[int, Field(ge=1, le=64)] = DEFAULT_CONCURRENCY
+    """Reports one worker sends to the Ministry of Interior at once (README, *Risky visitor
+    reports*)."""
     audit_key_file: Path | None = None
     """The audit pseudonym key ring's file, created (mode 0600) on a new store's first start.
     Default: beside an SQLite store's file (``saglik.db.key``); other stores need this or
@@ -60,6 +70,8 @@ class Settings(BaseSettings):
     """Origins whose browser pages may call the G2G methods (``https://app.example``, or ``*``
     for any); empty: no CORS headers at all."""
     log_level: str = "INFO"
+    metrics_token: Annotated[SecretStr, Field(min_length=16)] | None = None
+    """The bearer token ``GET /metrics`` requires; unset, the path does not exist."""
     body_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
     """Time from a request's headers to the last byte of its body; a client still sending then
     gets 408 and is disconnected (README "Slow, idle and oversized clients")."""
@@ -94,6 +106,12 @@ class Settings(BaseSettings):
                 raise ValueError("each origin is scheme://host[:port], without a path, or *")
         return value
 
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _rate_limit_storage(cls, value: str) -> str:
+        storage_scheme(value)  # RateLimitStorageError (a ValueError) names the schemes only
+        return value
+
     @field_validator("audit_key")
     @classmethod
     def _ring(cls, value: SecretStr | None) -> SecretStr | None:
@@ -105,7 +123,8 @@ class Settings(BaseSettings):
         """What ``repr`` and ``str`` show, and so any log line that formats the settings: the
         database URL with its password masked (the secrets are ``SecretStr`` already)."""
         for name, value in super().__repr_args__():
-            yield name, masked_url(value) if name == "database_url" else value
+            masked = name in ("database_url", "rate_limit_storage")
+            yield name, masked_url(value) if masked else value
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -34,6 +34,7 @@ def _reset_cli_caches() -> None:
         context.engine().dispose()
     context.engine.cache_clear()
     context.settings.cache_clear()
+    context.root.cache_clear()
 
 
 @dataclass(frozen=True)

@@ -247,7 +247,8 @@ def test_default_store_is_saglik_db_in_the_working_directory(tmp_path) -> None:
     ("variable", "value"),
     [
         ("SAGLIK_CORS_ORIGINS", "https://app.example/path"),
-        ("SAGLIK_CHANGE_POLL_SECONDS", "soon"),
+        ("SAGLIK_RATE_LIMIT_STORAGE", "memcached://127.0.0.1"),
+        ("SAGLIK_CREDENTIAL_DELAY_SECONDS", "soon"),
         ("SAGLIK_TRUSTED_PROXIES", "not-a-network"),
         ("SAGLIK_ARGON2_MEMORY_KIB", "12"),
     ],

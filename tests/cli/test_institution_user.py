@@ -13,6 +13,7 @@ from saglik.domain.methods import ALL_METHODS
 from saglik.services.authn import Authenticator, Principal
 from saglik.store import accounts_repo, throttle_repo
 from saglik.store.schema import auth_failures, operator_changes
+from tests.authn_support import current_account
 from tests.cli.conftest import Invoke, Store, assert_error, run_saglik
 
 PASSWORD_BANNER = "password (shown once, store it now):"
@@ -20,8 +21,8 @@ INSTITUTION = "Ankara Şehir Hastanesi"
 
 
 def _principal(db: Engine, env: str, username: str, password: str) -> Principal | None:
-    authn = Authenticator(db, poll_seconds=0)
-    account = authn.account(env, username)
+    authn = Authenticator(db)
+    account = current_account(authn, env, username)
     return account.principal if account and authn.verify(account, password) else None
 
 

@@ -6,17 +6,13 @@ Every process is bounded in time and killed (with its workers) in a ``finally``.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import os
 import re
 import signal
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -28,90 +24,20 @@ from saglik.services.refdata import read_districts
 from saglik.store import migrate
 from tests.cli.conftest import SAGLIK, Store, run_saglik
 from tests.ports import free_port
+from tests.process_support import Served, spawn
+from tests.redis_support import redis_url
 
 START_TIMEOUT = 60.0
-STOP_TIMEOUT = 10.0
 HES_TEST = "/services/g2g/test/saglik/hes"
 FIXTURE_CODES = {fx.category: fx.code for fx in hes_fixtures()}
 DISTRICTS = {code: name for code, _plate, name in read_districts()}
 RISKSIZ = FIXTURE_CODES["Risksiz"]
 
 
-@dataclass
-class Served:
-    proc: subprocess.Popen[str]
-    base_url: str
-    stdout: list[str] = field(default_factory=list)
-    stderr: list[str] = field(default_factory=list)
-    readers: list[threading.Thread] = field(default_factory=list)
-
-    @property
-    def out(self) -> str:
-        return "".join(self.stdout)
-
-    @property
-    def err(self) -> str:
-        return "".join(self.stderr)
-
-    def client(self, **kwargs: object) -> httpx.Client:
-        kwargs.setdefault("timeout", 10)
-        return httpx.Client(base_url=self.base_url, **kwargs)  # type: ignore[arg-type]
-
-    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> int:
-        """Sends ``sig`` to the server process and returns its exit status (fails after timeout)."""
-        started = time.monotonic()
-        self.proc.send_signal(sig)
-        try:
-            code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"saglik serve did not exit within {timeout} s of {sig.name}")
-        elapsed = time.monotonic() - started
-        assert elapsed < timeout
-        self.join_readers()
-        return code
-
-    def join_readers(self) -> None:
-        for reader in self.readers:
-            reader.join(timeout=5)
-
-    def kill(self) -> None:
-        """Last resort in ``finally``: the whole process group (server and its workers)."""
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.join_readers()
-
-
-def _pump(stream, sink: list[str]) -> None:
-    for line in iter(stream.readline, ""):
-        sink.append(line)
-    stream.close()
-
-
-def _spawn(store: Store, cwd: Path, *args: str) -> Served:
+def _spawn(store: Store, cwd: Path, *args: str, env: dict[str, str] | None = None) -> Served:
     port = free_port()
-    env = {**os.environ, "SAGLIK_DATABASE_URL": store.url}
-    proc = subprocess.Popen(
-        [SAGLIK, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        start_new_session=True,  # its own process group, so workers can be reaped too
-    )
-    served = Served(proc, f"http://127.0.0.1:{port}")
-    for stream, sink in ((proc.stdout, served.stdout), (proc.stderr, served.stderr)):
-        reader = threading.Thread(target=_pump, args=(stream, sink), daemon=True)
-        reader.start()
-        served.readers.append(reader)
-    return served
+    command = [SAGLIK, "serve", "--host", "127.0.0.1", "--port", str(port), *args]
+    return spawn(command, port=port, env={"SAGLIK_DATABASE_URL": store.url, **(env or {})}, cwd=cwd)
 
 
 def _wait_ready(served: Served, timeout: float = START_TIMEOUT) -> None:
@@ -135,8 +61,8 @@ def serve(store_file: Store, tmp_path: Path) -> Iterator:
     """``serve(*args)`` starts ``saglik serve`` on the test's store and waits until it is ready."""
     started: list[Served] = []
 
-    def start(*args: str, wait: bool = True) -> Served:
-        served = _spawn(store_file, tmp_path, *args)
+    def start(*args: str, wait: bool = True, env: dict[str, str] | None = None) -> Served:
+        served = _spawn(store_file, tmp_path, *args, env=env)
         started.append(served)
         if wait:
             _wait_ready(served)
@@ -388,8 +314,18 @@ def test_a_port_in_use_fails_without_a_traceback(store_file: Store, tmp_path: Pa
     assert "address already in use" in done.stderr.lower()
 
 
+def test_many_workers_without_a_shared_rate_limit_storage_are_refused(serve) -> None:
+    """Each worker would count a user's limit on its own: a 10/minute user would get 20."""
+    served = serve("--workers", "2", wait=False)
+    assert served.proc.wait(timeout=START_TIMEOUT) == 2
+    served.join_readers()
+    assert "SAGLIK_RATE_LIMIT_STORAGE=redis://" in served.err
+    assert "Traceback" not in served.err
+    assert "username:" not in served.out  # refused before the store was touched
+
+
 def test_two_workers_answer_and_stop(serve) -> None:
-    served = serve("--workers", "2")
+    served = serve("--workers", "2", env={"SAGLIK_RATE_LIMIT_STORAGE": redis_url()})
     _wait_for_stdout(served, "username: sandbox")
     for worker in (1, 2):  # both started, their lifespan start-up done, not just one
         _wait_for_log(served, f"Started worker-{worker}", 1)

@@ -29,7 +29,8 @@ import pytest
 from saglik.cli import serve as serve_module
 from saglik.web.request_limits import MAX_HEADER_BYTES
 from tests.cli import test_serve
-from tests.cli.test_serve import FIXTURE_CODES, HES_TEST, Served, _credentials, _wait_for_stdout
+from tests.cli.test_serve import FIXTURE_CODES, HES_TEST, _credentials, _wait_for_stdout
+from tests.process_support import Served
 
 HEADER_DEADLINE = serve_module.HEADER_DEADLINE_SECONDS
 SLACK = 3.0

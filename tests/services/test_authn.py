@@ -14,6 +14,7 @@ from saglik.domain.methods import ALL_METHODS
 from saglik.services import authn as authn_module
 from saglik.services.accounts import AccountService
 from saglik.services.authn import Authenticator, Principal
+from tests.authn_support import current_account
 from tests.conftest import Credential
 
 MakeUser = Callable[..., Credential]
@@ -21,19 +22,19 @@ MakeUser = Callable[..., Credential]
 
 @pytest.fixture
 def authn(store: Engine) -> Authenticator:
-    return Authenticator(store, poll_seconds=0)
+    return Authenticator(store)
 
 
 def login(authn: Authenticator, env: str, username: str, password: str) -> Principal | None:
     """What the gateway does once nothing but the password is left to decide."""
-    account = authn.account(env, username)
+    account = current_account(authn, env, username)
     if account is None or not authn.verify(account, password):
         return None
     return account.principal
 
 
 def cached(authn: Authenticator, env: str, username: str, password: str) -> bool:
-    account = authn.account(env, username)
+    account = current_account(authn, env, username)
     return account is not None and authn.cached(account, password)
 
 
@@ -87,7 +88,7 @@ def test_the_first_verification_of_a_new_authenticator_is_cached(
     store: Engine, make_user: MakeUser
 ) -> None:
     user = make_user()
-    authn = Authenticator(store, poll_seconds=0)
+    authn = Authenticator(store)
     assert login(authn, "test", user.username, user.password) is not None
     assert cached(authn, "test", user.username, user.password)
 
@@ -130,7 +131,7 @@ def test_the_documented_delay_keeps_an_old_credential_until_it_expires(
 ) -> None:
     """Sandbox fidelity (the ÖBS document's five minutes): with a fixed delay the old password
     keeps working, and the new one does not yet."""
-    authn = Authenticator(store, poll_seconds=0, fixed_delay_seconds=3600)
+    authn = Authenticator(store, fixed_delay_seconds=3600)
     user = make_user()
     assert login(authn, "test", user.username, user.password) is not None
     new = accounts.reset_password(user.username, "test")
@@ -142,7 +143,7 @@ def test_the_documented_delay_keeps_an_old_credential_until_it_expires(
 def test_after_the_documented_delay_the_change_takes_effect(
     store: Engine, accounts: AccountService, make_user: MakeUser
 ) -> None:
-    authn = Authenticator(store, poll_seconds=0, fixed_delay_seconds=0.2)
+    authn = Authenticator(store, fixed_delay_seconds=0.2)
     user = make_user()
     assert login(authn, "test", user.username, user.password) is not None
     new = accounts.reset_password(user.username, "test")

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, event, func, select
 
 from saglik.store import migrate
@@ -234,6 +235,49 @@ def test_close_drains_records_still_queued(audit_db: Engine) -> None:
     finally:
         release.set()
         event.remove(audit_db, "commit", hold_first_commit)
+    assert rows(audit_db, method) == 26
+
+
+def test_the_queue_depth_and_the_time_of_each_commit_are_measured(audit_db: Engine) -> None:
+    """What ``GET /metrics`` shows of the audit (issue 12 §5): the records waiting for their
+    commit, sampled as each batch starts, and how long every commit took."""
+    method = marker()
+    entered, leave = threading.Semaphore(0), threading.Semaphore(0)
+
+    def hold_each_commit(_conn: Any) -> None:  # the writer thread, before the COMMIT
+        entered.release()
+        leave.acquire(timeout=SAFETY)
+
+    def sample(name: str) -> float | None:
+        return REGISTRY.get_sample_value(name)
+
+    commits_before = sample("saglik_audit_commit_seconds_count") or 0
+    event.listen(audit_db, "commit", hold_each_commit)
+
+    async def scenario() -> None:
+        committer = GroupCommitter(audit_db)
+        committer.start()
+        first = asyncio.create_task(committer.submit(record(method)))
+        assert await asyncio.to_thread(entered.acquire, timeout=SAFETY)
+        assert sample("saglik_audit_queue_depth") == 1
+        queued = [asyncio.create_task(committer.submit(record(method))) for _ in range(25)]
+        for _ in range(5):
+            await asyncio.sleep(0)
+        leave.release()
+        assert await asyncio.to_thread(entered.acquire, timeout=SAFETY)
+        assert sample("saglik_audit_queue_depth") == 25
+        leave.release()
+        await asyncio.gather(first, *queued)
+        assert sample("saglik_audit_queue_depth") == 0
+        await committer.close()
+
+    try:
+        run(scenario)
+    finally:
+        for _ in range(2):
+            leave.release()
+        event.remove(audit_db, "commit", hold_each_commit)
+    assert sample("saglik_audit_commit_seconds_count") == commits_before + 2
     assert rows(audit_db, method) == 26
 
 

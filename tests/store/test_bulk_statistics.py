@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, Select, Table, func, select
 
+from saglik.config import Settings
 from saglik.domain.clock import ManualClock
 from saglik.domain.records import PersonRow
 from saglik.domain.tckn import complete_tckn
 from saglik.services import bootstrap, demo
 from saglik.services.import_files import open_source
 from saglik.services.importing import ImportService
+from saglik.services.root import build
 from saglik.store import bulk_repo
 from saglik.store.schema import hes_codes, persons
 from saglik.store.statistics import GrowthAnalyzer, analyze
@@ -165,7 +167,7 @@ def _reltuples(conn: Connection, table: Table) -> float:
 def test_a_first_start_analyzes_the_tables_its_fixtures_filled(pg: Engine) -> None:
     with pg.connect() as conn:
         assert _reltuples(conn, persons) < 0, "never analyzed"
-    bootstrap.prepare(pg, ManualClock(NOW))
+    bootstrap.prepare(build(Settings(database_url="unused"), clock=ManualClock(NOW), engine=pg))
     with pg.connect() as conn:
         for table in bulk_repo.ALL_BULK_TABLES:
             assert _reltuples(conn, table) >= 0, table.name

@@ -180,7 +180,7 @@ def test_a_store_that_fails_is_a_503_problem_with_nothing_personal_logged(
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('broken') / 'saglik.db'}")
     migrate.upgrade(engine)
     token = make_token(engine, clock)
-    settings = Settings(database_url="unused-engine-injected", change_poll_seconds=0)
+    settings = Settings(database_url="unused-engine-injected")
     srv, thread, base_url = start_server(engine, clock, settings)
     tckn = new_tckn()
     caplog.set_level(logging.DEBUG)

@@ -65,7 +65,7 @@ def fuzz_server(
         with engine.begin() as conn:
             digest = hashlib.sha256(TOKEN.encode()).hexdigest()
             tokens_repo.add_token(conn, "fuzz", digest, clock.now())
-        settings = Settings(database_url="unused-engine-injected", change_poll_seconds=0)
+        settings = Settings(database_url="unused-engine-injected")
         srv, thread, base_url = start_server(engine, clock, settings)
         try:
             yield LiveServer(base_url, engine, clock)

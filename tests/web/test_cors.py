@@ -39,7 +39,6 @@ def preflight(
 def cors_client(store: Engine, clock: ManualClock) -> Iterator[httpx.Client]:
     settings = Settings(
         database_url="unused-engine-injected",
-        change_poll_seconds=0,
         cors_origins=(ALLOWED, ALSO_ALLOWED),
     )
     server, thread, base_url = start_server(store, clock, settings)

@@ -62,7 +62,7 @@ def docs_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real server of its own: the page does not depend on the store's backend."""
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('docs')}/saglik.db")
     ensure_store(engine)
-    settings = Settings(database_url="unused-engine-injected", change_poll_seconds=0)
+    settings = Settings(database_url="unused-engine-injected")
     server, thread, base_url = start_server(engine, ManualClock(BASE_TIME), settings)
     yield base_url + "/docs"
     server.should_exit = True

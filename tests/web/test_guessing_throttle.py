@@ -105,9 +105,7 @@ def test_the_address_is_counted_across_usernames(
 def behind_proxy(store: Engine, clock: ManualClock) -> Iterator[str]:
     """A second server (another worker, as far as the store can tell) that takes the client
     address from X-Forwarded-For: guesses can come from many addresses."""
-    settings = Settings(
-        database_url="unused", change_poll_seconds=0, trusted_proxies=("127.0.0.1/32",)
-    )
+    settings = Settings(database_url="unused", trusted_proxies=("127.0.0.1/32",))
     srv, thread, base_url = start_server(store, clock, settings)
     yield base_url
     srv.should_exit = True
@@ -148,3 +146,22 @@ def test_user_unlock_clears_a_lock(
     assert _hes(http, user.auth).status_code == 429
     assert accounts.unlock(user.username, "live", ["127.0.0.1"]) == 2
     assert _admitted(_hes(http, user.auth))
+
+
+def test_a_lock_and_its_lifting_hold_at_once_where_the_password_was_already_verified(
+    server: LiveServer,
+    make_user: Callable[..., Credential],
+    accounts: AccountService,
+    behind_proxy: str,
+) -> None:
+    """The other worker admits the user from its cache of verified passwords, without the store:
+    it must still know, for its very next call, of a lock set or lifted through another."""
+    user = make_user(env="live")
+    elsewhere = {"X-Forwarded-For": "198.51.100.8"}
+    with httpx.Client(base_url=behind_proxy, timeout=10) as other, server.client() as first:
+        assert _admitted(_hes(other, user.auth, **elsewhere))  # verified there, now cached
+        _fail_freely(first, user)
+        assert _hes(first, _wrong(user)).status_code == 401  # the username's first lock
+        assert _hes(other, user.auth, **elsewhere).status_code == 429
+        assert accounts.unlock(user.username, "live", ()) == 1
+        assert _admitted(_hes(other, user.auth, **elsewhere))

@@ -17,6 +17,7 @@ from saglik.services import authn
 from saglik.services.accounts import AccountService
 from saglik.store import state
 from saglik.store.schema import service_users
+from tests.authn_support import current_account
 from tests.conftest import Credential, Holder, LiveServer
 from tests.web.conftest import (
     HES_METHODS,
@@ -454,10 +455,10 @@ def test_a_change_to_the_credentials_starts_a_new_verification(
     server: LiveServer, make_user: Callable[..., Credential]
 ) -> None:
     user = make_user(env="live")
-    authenticator = authn.Authenticator(server.engine, poll_seconds=0)
+    authenticator = authn.Authenticator(server.engine)
 
     def flight_key() -> tuple[bytes, int]:
-        account = authenticator.account("live", user.username)  # polls the version
+        account = current_account(authenticator, "live", user.username)
         assert account is not None
         return authenticator.flight_key(account, user.password)
 

@@ -477,7 +477,7 @@ def test_audit_store_unavailable_is_the_documented_503(
     issued = accounts.add_user(
         username="noaudit", institution="Kurum", env="test", methods=ALL_METHODS
     )
-    settings = Settings(database_url="unused-engine-injected", change_poll_seconds=0)
+    settings = Settings(database_url="unused-engine-injected")
     srv, thread, base_url = start_server(engine, clock, settings)
     try:
         with engine.begin() as conn:

@@ -49,7 +49,6 @@ def test_a_flood_without_credentials_is_two_rows_a_minute(
 ) -> None:
     settings = Settings(
         database_url="unused",
-        change_poll_seconds=0,
         trusted_proxies=("127.0.0.1/32",),
         refusal_flush_seconds=0,  # only on the stop: what is written while serving is exact
     )
@@ -103,7 +102,6 @@ def test_a_minute_that_is_over_is_written_without_waiting_for_the_stop(
 ) -> None:
     settings = Settings(
         database_url="unused",
-        change_poll_seconds=0,
         trusted_proxies=("127.0.0.1/32",),
         refusal_flush_seconds=0.05,
     )

@@ -8,7 +8,12 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from saglik.cli.context import change_log, clear_errors, clock, console, fail, migrated_engine
+from saglik.cli.context import (
+    clear_errors,
+    console,
+    fail,
+    operator,
+)
 from saglik.cli.tables import print_whole, whole_table
 from saglik.domain.methods import ALL_METHODS
 from saglik.services.accounts import AccountService, IssuedCredential
@@ -22,7 +27,7 @@ EnvOption = Annotated[str, typer.Option("--env", help="Environment: test or live
 
 
 def _service() -> AccountService:
-    return AccountService(migrated_engine(), clock(), change_log())
+    return operator().accounts
 
 
 def _read_password() -> str:

@@ -10,7 +10,12 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from saglik.cli.context import change_log, clear_errors, console, migrated_engine, utc_moment
+from saglik.cli.context import (
+    clear_errors,
+    console,
+    operator,
+    utc_moment,
+)
 from saglik.cli.tables import print_whole, whole_table
 from saglik.services.audit_queries import AuditQueries
 from saglik.store.audit_repo import CallRecord
@@ -44,7 +49,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON lines instead o
 
 
 def _queries() -> AuditQueries:
-    return AuditQueries(migrated_engine(), change_log())
+    return operator().audit
 
 
 def _when(moment: datetime) -> str:

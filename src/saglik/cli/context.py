@@ -18,15 +18,15 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from saglik.config import Settings, SettingsError
-from saglik.domain.clock import Clock, SystemClock
+from saglik.domain.clock import Clock
 from saglik.domain.errors import Conflict, InvalidInput, NotFound
 from saglik.domain.methods import ENVIRONMENTS
 from saglik.domain.pseudonym import Pseudonymizer
-from saglik.services import passwords
 from saglik.services.audit_key import AuditKeyError
 from saglik.services.bootstrap import StoreNotMigratedError, ensure_store
-from saglik.services.changes import Actor, ChangeLog, store_pseudonymizer
+from saglik.services.changes import Actor, ChangeLog
 from saglik.services.refdata import RefdataError
+from saglik.services.root import OperatorServices, ServiceRoot, build
 from saglik.store.engine import make_engine
 
 console = Console()
@@ -81,11 +81,9 @@ def fail(message: str, code: int = 2) -> NoReturn:
 @cache
 def settings() -> Settings:
     try:
-        loaded = Settings.from_env()
+        return Settings.from_env()
     except SettingsError as exc:
         fail(str(exc))
-    passwords.configure(loaded.hash_cost)
-    return loaded
 
 
 @cache
@@ -97,24 +95,42 @@ def engine() -> Engine:
         fail("SAGLIK_DATABASE_URL is not a database URL this version can use")
 
 
+@cache
+def root() -> ServiceRoot:
+    """The same object graph a server worker builds (``services/root.py``)."""
+    return build(settings(), engine=engine())
+
+
 def clock() -> Clock:
-    return SystemClock()
+    return root().clock
 
 
-def pseudonymizer() -> Pseudonymizer:
+def _pseudonymizer() -> Pseudonymizer:
     """The pseudonymizer of the store (which the caller has had migrated: ``migrated_engine``);
     a key ring the store was not used with is one red line (exit 2), whether or not the caller
     is inside ``clear_errors``."""
     try:
-        return store_pseudonymizer(engine(), settings())
+        return root().pseudonymizer
     except AuditKeyError as exc:
         fail(str(exc))
 
 
-def change_log() -> ChangeLog:
+def _actor() -> Actor:
     """Changes (and reads of personal data) made from the command line are logged as
     ``cli:<login name>``."""
-    return ChangeLog(Actor(f"cli:{getpass.getuser()}"), clock(), pseudonymizer())
+    return Actor(f"cli:{getpass.getuser()}")
+
+
+def change_log() -> ChangeLog:
+    _pseudonymizer()
+    return root().change_log(_actor())
+
+
+def operator() -> OperatorServices:
+    """The operator services of a migrated store, acting as the command line's user."""
+    migrated_engine()
+    _pseudonymizer()
+    return root().operator(_actor())
 
 
 def migrated_engine() -> Engine:

@@ -10,13 +10,11 @@ from typing import Annotated
 import typer
 
 from saglik.cli.context import (
-    change_log,
     clear_errors,
-    clock,
     console,
     fail,
     known_env,
-    migrated_engine,
+    operator,
     print_record,
     utc_moment,
 )
@@ -58,7 +56,7 @@ At = Annotated[
 
 
 def _service() -> HesDataService:
-    return HesDataService(migrated_engine(), clock(), change_log())
+    return operator().hes
 
 
 @app.command("test-codes")

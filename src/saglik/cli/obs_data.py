@@ -9,13 +9,11 @@ from typing import Annotated
 import typer
 
 from saglik.cli.context import (
-    change_log,
     clear_errors,
-    clock,
     console,
     fail,
     known_env,
-    migrated_engine,
+    operator,
     print_record,
 )
 from saglik.cli.tables import print_whole, whole_table
@@ -44,7 +42,7 @@ FormFile = Annotated[
 
 
 def _service() -> ObsRegistryService:
-    return ObsRegistryService(migrated_engine(), clock(), change_log())
+    return operator().obs
 
 
 def _form(path: Path):  # type: ignore[no-untyped-def]

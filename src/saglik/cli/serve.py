@@ -10,9 +10,16 @@ and oversized clients".
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import multiprocessing
+import os
 import resource
+import shutil
 import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -21,12 +28,15 @@ from granian.constants import HTTPModes, Interfaces, Loops
 from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from granian.server.common import AbstractServer
+from prometheus_client import multiprocess
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from saglik.cli.context import clear_errors, clock, console, engine, fail, settings
+from saglik.cli.context import clear_errors, clock, console, engine, fail, root, settings
 from saglik.services import bootstrap
 from saglik.services import demo as demo_service
 from saglik.services.accounts import IssuedCredential
+from saglik.services.rate_limits import is_shared
+from saglik.telemetry import MULTIPROC_DIR
 from saglik.web.logs import configure_logging
 from saglik.web.request_limits import MAX_HEADER_BYTES
 
@@ -91,11 +101,57 @@ def _unnamed(app: ASGIApp) -> ASGIApp:
     return unnamed
 
 
+def _marked_dead_on_shutdown(app: ASGIApp) -> ASGIApp:
+    """A worker that stops takes its live gauges (the audit queue depth) out of the sums a scrape
+    makes; its counters stay in them."""
+
+    async def marking(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+
+        async def send_marking(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+            await send(message)
+
+        await app(scope, receive, send_marking)
+
+    return marking
+
+
 def _worker_app() -> ASGIApp:
     """What each worker process serves (imported there: the other commands need no web app)."""
     from saglik.web.app import serve_app
 
-    return _unnamed(serve_app())
+    return _unnamed(_marked_dead_on_shutdown(serve_app()))
+
+
+@contextlib.contextmanager
+def _worker_metrics() -> Iterator[None]:
+    """The directory where the workers keep their counts (prometheus-client's multiprocess mode),
+    named to them in PROMETHEUS_MULTIPROC_DIR. A directory the variable already names (a systemd
+    RuntimeDirectory, say; it must exist, or prometheus-client fails as it is imported) is emptied
+    of an earlier run's counts, which would otherwise be added to this one's; without it a new one
+    is made, and removed when the server stops. Mode 0700: nobody else reads the counts or plants
+    a file that a scrape would add up."""
+    given = os.environ.get(MULTIPROC_DIR)
+    try:
+        if given:
+            path = Path(given)
+            path.chmod(0o700)
+            for stale in path.glob("*.db"):
+                stale.unlink()
+        else:
+            path = Path(tempfile.mkdtemp(prefix="saglik-metrics-"))  # mode 0700
+    except OSError as exc:
+        fail(f"cannot prepare the metrics directory {given or 'in TMPDIR'}: {exc.strerror}")
+    os.environ[MULTIPROC_DIR] = str(path)
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _granian_logs() -> dict[str, Any]:
@@ -172,13 +228,18 @@ def serve(
     synthetic population (a one-line summary is printed; nothing personal) and, if the live
     environment has no user, a demo user whose password is printed once."""
     configure_logging(settings().log_level)
+    if workers > 1 and not is_shared(settings().rate_limit_storage):
+        fail(
+            f"--workers {workers} needs SAGLIK_RATE_LIMIT_STORAGE=redis://HOST:PORT/DB: with "
+            "memory:// each worker would count users' rate limits on its own"
+        )
     _check_port_free(host, port)
     with clear_errors():
-        credential = bootstrap.prepare(engine(), clock())
+        credential = bootstrap.prepare(root())
         demo_credential = None
         if demo:
             _fill_live_with_demo(demo_persons)
-            demo_credential = bootstrap.ensure_demo_user(engine(), clock())
+            demo_credential = bootstrap.ensure_demo_user(root())
     if credential is not None:
         _show_once(credential, "Test-environment")
     if demo_credential is not None:
@@ -193,6 +254,13 @@ def serve(
         )
     console.print(f"saglik listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     engine().dispose()
+    # Each worker a fresh interpreter, not a fork of this one: this process has imported
+    # prometheus_client before the metrics directory existed, and the library picks its
+    # multiprocess mode once, at import.
+    multiprocessing.set_start_method("spawn", force=True)
     # granian stops on SIGTERM/SIGINT itself: each worker finishes its connections and runs the
     # lifespan shutdown, then serve() returns and the process exits 0
-    _server(host, port, workers, connections).serve(target_loader=_worker_app, wrap_loader=False)
+    with _worker_metrics():
+        _server(host, port, workers, connections).serve(
+            target_loader=_worker_app, wrap_loader=False
+        )

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from saglik.cli.context import change_log, clear_errors, clock, console, migrated_engine
+from saglik.cli.context import clear_errors, console, operator
 from saglik.cli.tables import print_whole, whole_table
 from saglik.services.operator_tokens import OperatorTokens
 
@@ -21,7 +21,7 @@ Name = Annotated[str, typer.Argument(help="A name for the token's holder, e.g. o
 
 
 def _tokens() -> OperatorTokens:
-    return OperatorTokens(migrated_engine(), clock(), change_log())
+    return operator().tokens
 
 
 @app.command()

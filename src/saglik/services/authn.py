@@ -8,9 +8,10 @@ the password (``cached`` or ``verify``).
 
 All users are held in memory: an institution's users number in the thousands at most, and a
 lookup that misses costs the same as one that hits, so not even timing tells a known name from
-an unknown one. The copy is reloaded whenever the store's credentials version moves, which every
-user change bumps. Argon2id costs ~17 ms of CPU by design, so a password is verified once per
-credential and copy; the cache is keyed by a keyed digest (the clear password is never kept).
+an unknown one. The copy is replaced whenever the store's credentials version moves, which every
+user change bumps (``store/change_feed.py`` says how a worker learns of it). Argon2id costs ~17 ms
+of CPU by design, so a password is verified once per credential and copy; the cache is keyed by
+a keyed digest (the clear password is never kept).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from saglik.services.passwords import verify_password
-from saglik.store import accounts_repo, state
+from saglik.services.versioned import VersionedCopy
+from saglik.store import accounts_repo
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -63,8 +65,8 @@ class Account:
     principal: Principal
     password_hash: str
     generation: int
-    """Which copy of the users this came from: a password verified against one copy is not
-    trusted once a newer copy (a change) is in use."""
+    """The credentials version of the copy of the users this came from: a password verified
+    against one copy is not trusted once a newer copy (a change) is in use."""
 
 
 def _account(record: accounts_repo.UserRecord, generation: int) -> Account:
@@ -84,18 +86,12 @@ def _account(record: accounts_repo.UserRecord, generation: int) -> Account:
 
 
 class Authenticator:
-    def __init__(
-        self, engine: Engine, *, poll_seconds: float, fixed_delay_seconds: float = 0
-    ) -> None:
+    def __init__(self, engine: Engine, *, fixed_delay_seconds: float = 0) -> None:
         self._engine = engine
-        self._poll = poll_seconds
         self._fixed_delay = fixed_delay_seconds
         self._digest_key = secrets.token_bytes(32)
-        self._accounts: dict[tuple[str, str], Account] = {}
+        self._users = VersionedCopy[dict[tuple[str, str], Account]](self._load, {})
         self._verified: dict[bytes, int] = {}
-        self._generation = 0
-        self._version: int | None = None
-        self._checked_at = -float("inf")
         self._change_seen_at: float | None = None
 
     def _key(self, account: Account, password: str) -> bytes:
@@ -103,33 +99,30 @@ class Authenticator:
         material = f"{principal.env}\x00{principal.username}\x00{password}".encode()
         return hashlib.blake2b(material, key=self._digest_key, digest_size=32).digest()
 
-    def _refresh(self) -> None:
-        """Reloads the users when the store's credentials version has moved (with the sandbox's
-        documented delay, once the change has waited that long)."""
-        monotonic = time.monotonic()
-        if monotonic - self._checked_at < self._poll:
+    async def sync(self, version: int) -> None:
+        """Makes the users current with the store's credentials ``version``; with the
+        sandbox's documented delay, only once the change has waited that long."""
+        if version == self._users.version:
             return
-        self._checked_at = monotonic
-        with self._engine.connect() as conn:
-            version = state.credentials_version(conn)
-            if version == self._version:
+        if self._users.version is not None and self._fixed_delay:
+            monotonic = time.monotonic()
+            if self._change_seen_at is None:
+                self._change_seen_at = monotonic
+            if monotonic - self._change_seen_at < self._fixed_delay:
                 return
-            if self._version is not None and self._fixed_delay:
-                if self._change_seen_at is None:
-                    self._change_seen_at = monotonic
-                if monotonic - self._change_seen_at < self._fixed_delay:
-                    return
+        if await self._users.sync(version):
+            self._verified = {}
+            self._change_seen_at = None
+
+    def _load(self, version: int) -> dict[tuple[str, str], Account]:
+        with self._engine.connect() as conn:
             records = accounts_repo.list_users(conn)
-        self._generation += 1
-        self._accounts = {(r.env, r.username): _account(r, self._generation) for r in records}
-        self._verified = {}
-        self._version = version
-        self._change_seen_at = None
+        return {(r.env, r.username): _account(r, version) for r in records}
 
     def account(self, env: str, username: str) -> Account | None:
-        """The user of that name in that environment, as currently known; no secret needed."""
-        self._refresh()
-        return self._accounts.get((env, username))
+        """The user of that name in that environment, as of the last ``sync``; no secret
+        needed."""
+        return self._users.value.get((env, username))
 
     def cached(self, account: Account, password: str) -> bool:
         """True if this password was already verified for this copy of the account."""

@@ -8,14 +8,14 @@ import logging
 
 from sqlalchemy import Engine
 
-from saglik.domain.clock import Clock
 from saglik.domain.methods import ALL_METHODS
 from saglik.services import demo
-from saglik.services.accounts import AccountService, IssuedCredential
-from saglik.services.changes import SYSTEM, ChangeLog, store_pseudonymizer
+from saglik.services.accounts import IssuedCredential
+from saglik.services.changes import SYSTEM
 from saglik.services.fixtures import apply_hes_fixtures
 from saglik.services.obs_fixtures import apply_obs_fixtures
 from saglik.services.refdata import ensure_districts
+from saglik.services.root import ServiceRoot
 from saglik.store import accounts_repo, migrate
 from saglik.store.bulk_repo import ALL_BULK_TABLES
 from saglik.store.statistics import analyze
@@ -59,13 +59,13 @@ def ensure_store(engine: Engine) -> None:
 
 
 def _ensure_user(
-    engine: Engine, clock: Clock, env: str, username: str, institution: str
+    root: ServiceRoot, env: str, username: str, institution: str
 ) -> IssuedCredential | None:
     """On a store with no user in ``env``, create one with every method; else None."""
-    with engine.connect() as conn:
+    with root.engine.connect() as conn:
         if accounts_repo.count_users(conn, env):
             return None
-    accounts = AccountService(engine, clock, ChangeLog(SYSTEM, clock, store_pseudonymizer(engine)))
+    accounts = root.operator(SYSTEM).accounts
     with contextlib.suppress(accounts_repo.DuplicateError):
         accounts.add_institution(institution)
     return accounts.add_user(
@@ -73,27 +73,28 @@ def _ensure_user(
     )
 
 
-def ensure_sandbox_user(engine: Engine, clock: Clock) -> IssuedCredential | None:
+def ensure_sandbox_user(root: ServiceRoot) -> IssuedCredential | None:
     """The test environment's user, so a first start can be queried at once."""
-    return _ensure_user(engine, clock, "test", SANDBOX_USER, SANDBOX_INSTITUTION)
+    return _ensure_user(root, "test", SANDBOX_USER, SANDBOX_INSTITUTION)
 
 
-def ensure_demo_user(engine: Engine, clock: Clock) -> IssuedCredential | None:
+def ensure_demo_user(root: ServiceRoot) -> IssuedCredential | None:
     """A live user for the demo population (``serve --demo``): only where the live persons are a
     demo run's and the live environment has no user yet, so no real person's data is opened to
     a credential nobody asked for."""
-    if not demo.has_demo_run(engine, DEMO_ENV):
+    if not demo.has_demo_run(root.engine, DEMO_ENV):
         return None
-    return _ensure_user(engine, clock, DEMO_ENV, DEMO_USER, DEMO_INSTITUTION)
+    return _ensure_user(root, DEMO_ENV, DEMO_USER, DEMO_INSTITUTION)
 
 
-def prepare(engine: Engine, clock: Clock) -> IssuedCredential | None:
+def prepare(root: ServiceRoot) -> IssuedCredential | None:
     """Before the workers start: a store whose audit key is missing fails here, once, with the
     reason (``AuditKeyError``), before anything is written to it."""
+    engine = root.engine
     ensure_store(engine)
-    store_pseudonymizer(engine)
-    apply_hes_fixtures(engine, clock)
+    root.pseudonymizer  # noqa: B018 (opening the key ring is the check)
+    apply_hes_fixtures(engine, root.clock)
     apply_obs_fixtures(engine)
     with engine.begin() as conn:  # a new store's tables now hold rows the planner must know of
         analyze(conn, ALL_BULK_TABLES, never_analyzed=True)
-    return ensure_sandbox_user(engine, clock)
+    return ensure_sandbox_user(root)

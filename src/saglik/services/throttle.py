@@ -3,45 +3,43 @@
 Every worker reads the same rows, so a lock set by one holds in all. A request whose password
 must be checked with Argon2 (every guess is one) reads its keys' locks from the store first;
 a request whose credential is already verified in this worker is checked against the locks this
-worker knows, which it refreshes every poll interval: such a request carries the right password,
-so at worst the lock is felt that much later by a caller who already holds it.
+worker knows, read again whenever the store's locks version moves (``store/change_feed.py``), so a
+lock set or lifted in any worker holds for the next request in every other.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 from sqlalchemy import Engine
 
 from saglik.domain import throttle
 from saglik.domain.clock import Clock
+from saglik.services.versioned import VersionedCopy
 from saglik.store import throttle_repo
 
 
 class GuessThrottle:
-    def __init__(self, engine: Engine, clock: Clock, *, poll_seconds: float) -> None:
+    def __init__(self, engine: Engine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
-        self._poll = poll_seconds
-        self._known: dict[str, datetime] = {}
-        self._polled_at = -float("inf")
+        self._known = VersionedCopy[dict[str, datetime]](self._current_locks, {})
 
-    def _refresh(self) -> None:
-        monotonic = time.monotonic()
-        if monotonic - self._polled_at < self._poll:
-            return
-        self._polled_at = monotonic
+    async def sync(self, version: int) -> None:
+        """Makes the known locks current with the store's locks ``version``."""
+        await self._known.sync(version)
+
+    def _current_locks(self, _version: int) -> dict[str, datetime]:
         with self._engine.connect() as conn:
-            self._known = throttle_repo.current_locks(conn, self._clock.now())
+            return throttle_repo.current_locks(conn, self._clock.now())
 
     def known_lock(self, keys: throttle.Keys) -> datetime | None:
-        """The hot path's check: the locks this worker knows of (see the module's docstring)."""
-        self._refresh()
-        if not self._known:
+        """The hot path's check: the locks this worker knows of, as of the last ``sync``."""
+        known = self._known.value
+        if not known:
             return None
         now = self._clock.now()
-        running = [u for k in keys.checked() if (u := self._known.get(k)) is not None and u > now]
+        running = [u for k in keys.checked() if (u := known.get(k)) is not None and u > now]
         return max(running, default=None)
 
     def stored_lock(self, keys: throttle.Keys) -> datetime | None:
@@ -63,11 +61,11 @@ class GuessThrottle:
                 key: throttle_repo.count_failure(conn, key, now, counter)
                 for key in (keys.user, keys.address)
             }
-        self._known.update({key: until for key, until in locks.items() if until is not None})
+        self._known.value.update({key: until for key, until in locks.items() if until is not None})
 
     def succeeded(self, keys: throttle.Keys) -> None:
         """A right password forgives the username's count (not the address's: a caller with one
         valid account must not be able to wipe its guesses at another)."""
         with self._engine.begin() as conn:
             throttle_repo.clear(conn, (keys.user,))
-        self._known.pop(keys.user, None)
+        self._known.value.pop(keys.user, None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
 
+from saglik import telemetry
 from saglik.store.prepared import PreparedStatement
 from saglik.store.schema import audit_events, audit_subjects, moi_outbox
 
@@ -194,7 +196,10 @@ class GroupCommitter:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._queue:
+                # the depth is sampled once a batch, not once a record: it costs no call anything
+                telemetry.AUDIT_QUEUE_DEPTH.set(len(self._queue))
                 batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+                started = time.perf_counter()
                 try:
                     await loop.run_in_executor(
                         self._executor, write_batch, self._engine, [p.record for p in batch]
@@ -205,9 +210,11 @@ class GroupCommitter:
                         if not pending.done.done():
                             pending.done.set_exception(AuditUnavailableError())
                 else:
+                    telemetry.AUDIT_COMMIT_SECONDS.observe(time.perf_counter() - started)
                     for pending in batch:
                         if not pending.done.done():
                             pending.done.set_result(None)
+            telemetry.AUDIT_QUEUE_DEPTH.set(0)
             if self._stopping:
                 return
 

@@ -202,9 +202,24 @@ moi_outbox = Table(
     Column("next_attempt_at", UtcDateTime, nullable=False),
     Column("delivered_at", UtcDateTime, nullable=True),
     Column("last_error", String(200), nullable=True),
+    Column("leased_until", UtcDateTime, nullable=True),
+    Column("lease_token", String(32), nullable=True),
     Index("ix_moi_outbox_pending", "delivered_at", "next_attempt_at"),
 )
-"""Risky visitor reports for the Ministry of Interior, written with the audit record (§4.5)."""
+"""Risky visitor reports for the Ministry of Interior, written with the audit record (§4.5).
+A sender claims a row by writing its lease (``outbox_repo``): until ``leased_until`` no other
+worker or machine takes it, and ``lease_token``, new with every claim, tells the sender whether
+the row is still its own when it records the outcome."""
+
+job_leases = Table(
+    "job_leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("leased_until", UtcDateTime, nullable=False),
+)
+"""One row per periodic job (fixture refresh, …): the worker that holds it until
+``leased_until`` runs the job, so it runs once per interval for the whole service."""
 
 districts = Table(
     "districts",

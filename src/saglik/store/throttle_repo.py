@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, select, update
 
+from saglik.store import state
 from saglik.store.schema import auth_failures
 from saglik.store.upsert import dialect_insert
 
@@ -57,8 +58,16 @@ def count_failure(conn: Connection, key: str, now: datetime, counter: Counter) -
         .where(auth_failures.c.key == key)
         .values(failures=count, last_failure_at=now, locked_until=until)
     )
+    if until is not None:
+        state.bump_locks_version(conn)
     return until
 
 
 def clear(conn: Connection, keys: Iterable[str]) -> int:
-    return conn.execute(delete(auth_failures).where(auth_failures.c.key.in_(list(keys)))).rowcount
+    """Forgets the keys' counts; a lock among them is lifted in every worker."""
+    cleared = conn.execute(
+        delete(auth_failures).where(auth_failures.c.key.in_(list(keys)))
+    ).rowcount
+    if cleared:
+        state.bump_locks_version(conn)
+    return cleared

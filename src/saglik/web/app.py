@@ -7,7 +7,6 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 from sqlalchemy import Engine, text
@@ -18,28 +17,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from saglik.config import Settings
-from saglik.domain.clock import Clock, SystemClock
-from saglik.services import passwords
-from saglik.services.authn import Authenticator
-from saglik.services.changes import store_pseudonymizer
-from saglik.services.fixtures import REFRESH_INTERVAL, apply_hes_fixtures
-from saglik.services.hes import HesQueryService
-from saglik.services.moi_outbox import deliver_due
-from saglik.services.obs import ObsQueryService
-from saglik.services.obs_fixtures import apply_obs_fixtures
-from saglik.services.throttle import GuessThrottle
+from saglik.domain.clock import Clock
+from saglik.services.background import BackgroundJobs, ReportDelivery, fixture_refresh
+from saglik.services.root import build
 from saglik.store import migrate
-from saglik.store.audit_writer import GroupCommitter
-from saglik.store.engine import make_engine
-from saglik.web import docs, hes_routes, obs_routes, problems, security_headers
+from saglik.web import docs, hes_routes, metrics, obs_routes, problems, security_headers
 from saglik.web.admin.mount import admin_mount
 from saglik.web.cors import G2GCors
 from saglik.web.gateway import Gateway
 from saglik.web.hes_routes import HesWire
-from saglik.web.logs import AccessLogMiddleware
+from saglik.web.logs import AccessLogMiddleware, request_id
 from saglik.web.moi_sender import http_sender
 from saglik.web.obs_routes import ObsWire
 from saglik.web.pipeline import Pipeline
+from saglik.web.request_id import RequestIdMiddleware
 from saglik.web.request_limits import RequestLimits
 from saglik.web.routing import G2GDispatch, G2GService, environment_routes
 from saglik.web.security_headers import SecurityHeaders
@@ -47,79 +38,61 @@ from saglik.web.security_headers import SecurityHeaders
 log = logging.getLogger("saglik.app")
 
 
-async def _every(seconds: float, work: Any, name: str) -> None:
-    """Runs ``work()`` forever on an interval; a failure is logged and retried, never fatal."""
-    while True:
-        try:
-            await work()
-        except Exception as exc:
-            log.error("%s failed: %s", name, type(exc).__name__)
-        await asyncio.sleep(seconds)
-
-
 def create_app(
     settings: Settings | None = None, *, clock: Clock | None = None, engine: Engine | None = None
 ) -> Starlette:
     settings = settings or Settings.from_env()
-    passwords.configure(settings.hash_cost)
-    clock = clock or SystemClock()
-    engine = engine or make_engine(settings.database_url)
-    pseudonymizer = store_pseudonymizer(engine, settings)
-    committer = GroupCommitter(engine, max_batch=settings.audit_batch_max)
-    authenticator = Authenticator(
-        engine,
-        poll_seconds=settings.change_poll_seconds,
-        fixed_delay_seconds=settings.credential_delay_seconds,
-    )
-    guesses = GuessThrottle(engine, clock, poll_seconds=settings.change_poll_seconds)
+    root = build(settings, clock=clock, engine=engine)
+    clock, engine = root.clock, root.engine
+    hes_queries, obs_queries, committer = root.hes_queries, root.obs_queries, root.committer
     gateway = Gateway(
-        authenticator,
-        guesses,
+        root.changes,
+        root.authenticator,
+        root.guesses,
+        root.rate_limits,
         committer,
         clock,
         trusted_proxies=settings.trusted_proxies,
         refusal_flush_seconds=settings.refusal_flush_seconds,
     )
-    hes_queries = HesQueryService(engine, clock, pseudonymizer)
-    obs_queries = ObsQueryService(engine, pseudonymizer)
     g2g = [
-        G2GService(hes_routes.SERVICE_PATH, "POST", Pipeline(HesWire(hes_queries), gateway).handle),
-        G2GService(obs_routes.SERVICE_PATH, "GET", Pipeline(ObsWire(obs_queries), gateway).handle),
+        G2GService(
+            hes_routes.SERVICE_PATH,
+            "POST",
+            Pipeline(HesWire(hes_queries), gateway, root.reads).handle,
+        ),
+        G2GService(
+            obs_routes.SERVICE_PATH,
+            "GET",
+            Pipeline(ObsWire(obs_queries), gateway, root.reads).handle,
+        ),
     ]
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         committer.start()
+        await root.changes.start()
         gateway.start()
-        tasks = []
-
-        async def refresh_fixtures() -> None:
-            await asyncio.to_thread(apply_hes_fixtures, engine, clock)
-            await asyncio.to_thread(apply_obs_fixtures, engine)
-
-        tasks.append(
-            asyncio.create_task(
-                _every(REFRESH_INTERVAL.total_seconds(), refresh_fixtures, "fixtures")
-            )
-        )
         client = httpx.AsyncClient(timeout=10)
+        reports = None
         if settings.moi_endpoint and settings.moi_secret:
-            send = http_sender(client, settings.moi_endpoint)
-            secret = settings.moi_secret.get_secret_value()
-
-            async def deliver() -> None:
-                await deliver_due(engine, clock, send, secret)
-
-            tasks.append(asyncio.create_task(_every(1.0, deliver, "moi-delivery")))
+            reports = ReportDelivery(
+                http_sender(client, settings.moi_endpoint),
+                settings.moi_secret.get_secret_value(),
+                settings.moi_concurrency,
+            )
+        jobs = [fixture_refresh(engine, clock)]
+        background = BackgroundJobs(engine, clock, jobs, reports=reports)
+        background.start()
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await background.close()
             await client.aclose()
             await gateway.close()
+            await root.changes.close()
             await committer.close()
+            root.reads.close()
             hes_queries.close()
             obs_queries.close()
             log.info("shut down cleanly")
@@ -138,6 +111,8 @@ def create_app(
             problem = await asyncio.to_thread(check)
         except Exception as exc:
             problem = f"database unreachable ({type(exc).__name__})"
+        if problem is None and not await root.rate_limits.reachable():
+            problem = "rate-limit storage unreachable"
         if problem:
             return JSONResponse({"status": "unavailable", "reason": problem}, status_code=503)
         return JSONResponse({"status": "ready"})
@@ -152,14 +127,18 @@ def create_app(
 
     async def unexpected(_request: Request, exc: Exception) -> Response:
         log.error("unhandled %s", type(exc).__name__)
-        return problems.http_problem(500, "Internal error", security_headers.PLAIN)
+        # sent from outside every middleware: the request-id middleware cannot add its header
+        rid = request_id.get()
+        headers = {**security_headers.PLAIN, **({"X-Request-Id": rid} if rid else {})}
+        return problems.http_problem(500, "Internal error", headers)
 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        *metrics.routes(settings.metrics_token, engine),
         *(route for service in g2g for route in environment_routes(service)),
         *docs.routes(),
-        admin_mount(engine, clock, pseudonymizer),
+        admin_mount(root),
     ]
     # run under uvicorn (the tests do, and one may), its own access line would carry the query
     # string, where ÖBS sends identity numbers and names; AccessLogMiddleware is the access log
@@ -182,6 +161,7 @@ def create_app(
     app.add_middleware(RequestLimits, body_seconds=settings.body_timeout_seconds)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(RequestIdMiddleware)  # outermost: the access line carries the id
     return app
 
 

@@ -18,8 +18,9 @@ METHODS = ("GET", "POST")
 """ÖBS methods are GETs, HES methods POSTs."""
 REQUEST_HEADERS = ("Authorization", "Content-Type")
 """Basic credentials, and HES's ``application/json`` (not a CORS-safelisted type)."""
-EXPOSED_HEADERS = ("Retry-After",)
-"""So that a page can honour a 429 as the service asks."""
+EXPOSED_HEADERS = ("Retry-After", "X-Request-Id")
+"""So that a page can honour a 429 as the service asks, and quote the id of a call it reports as
+failed (the id is the page's own or a random one: it tells the page nothing else)."""
 PREFLIGHT_MAX_AGE = 600
 
 

@@ -15,23 +15,22 @@ import ipaddress
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 
-from limits import RateLimitItem
-from limits import parse as parse_rate_limit
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from saglik.domain import throttle
 from saglik.domain.clock import Clock
 from saglik.services.authn import Account, Authenticator, Principal
+from saglik.services.rate_limits import RateLimits, RateLimitsUnavailableError
 from saglik.services.refusal_tally import RefusalTally
 from saglik.services.throttle import GuessThrottle
 from saglik.store.audit_writer import AuditRecord, GroupCommitter
+from saglik.store.change_feed import ChangeFeed
+from saglik.store.state import Versions
 
 log = logging.getLogger("saglik.audit")
 
@@ -47,6 +46,8 @@ class Refusal(Enum):
     """Too many wrong passwords for this username or address (HES 429, ``Retry-After``)."""
     RATE_LIMITED = "rate-limited"
     """Over the user's own rate limit (429, ``Retry-After``)."""
+    UNAVAILABLE = "unavailable"
+    """The rate-limit storage could not count the call (503, ``Retry-After``)."""
 
 
 class Denial(Enum):
@@ -60,6 +61,7 @@ class Denial(Enum):
     METHOD_NOT_GRANTED = "method-not-granted"
     THROTTLED = "throttled"
     RATE_LIMITED = "rate-limited"
+    RATE_LIMITS_UNAVAILABLE = "rate-limits-unavailable"
 
     @property
     def refusal(self) -> Refusal:
@@ -71,7 +73,10 @@ _REFUSAL = {
     Denial.WRONG_PASSWORD: Refusal.CHALLENGE,
     Denial.THROTTLED: Refusal.THROTTLED,
     Denial.RATE_LIMITED: Refusal.RATE_LIMITED,
+    Denial.RATE_LIMITS_UNAVAILABLE: Refusal.UNAVAILABLE,
 }
+
+UNAVAILABLE_RETRY_SECONDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,13 @@ class Admission:
     """The user named by the credentials (known even when refused), or None."""
     denial: Denial | None = None
     retry_after: int = 0
+    versions: Versions | None = None
+    """The users and locks the decision was made with (None: no credentials, nothing to
+    decide with)."""
+
+    @property
+    def credentials_version(self) -> int | None:
+        return None if self.versions is None else self.versions.credentials
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -118,20 +130,22 @@ def _seconds_until(moment: datetime, now: datetime) -> int:
 class Gateway:
     def __init__(
         self,
+        changes: ChangeFeed,
         authenticator: Authenticator,
         guesses: GuessThrottle,
+        rate_limits: RateLimits,
         committer: GroupCommitter,
         clock: Clock,
         *,
         trusted_proxies: tuple[str, ...] = (),
         refusal_flush_seconds: float = 5.0,
     ) -> None:
+        self._changes = changes
         self._authn = authenticator
         self._guesses = guesses
+        self._rate_limits = rate_limits
         self._committer = committer
         self._clock = clock
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        self._limits: dict[str, RateLimitItem] = {}
         self._trusted = tuple(ipaddress.ip_network(p, strict=False) for p in trusted_proxies)
         self._flights: dict[tuple[bytes, int], asyncio.Future[bool | datetime]] = {}
         self._tally = RefusalTally()
@@ -159,12 +173,34 @@ class Gateway:
         return any(ip in net for net in self._trusted)
 
     async def admit(
-        self, request: Request, env: str, method: str, client_ip: str | None
+        self,
+        request: Request,
+        env: str,
+        method: str,
+        client_ip: str | None,
+        versions: Versions | None = None,
     ) -> Admission:
+        """Decides with the users and locks as of ``versions`` at least (by default, every
+        change this worker has heard of)."""
         credentials = _basic_credentials(request.headers.get("authorization"))
         if credentials is None:
             return Admission(None, Denial.UNAUTHENTICATED)
-        username, password = credentials
+        if versions is None:
+            versions = await self._changes.versions()
+        await self._authn.sync(versions.credentials)
+        await self._guesses.sync(versions.locks)
+        admission = await self._decide(env, method, client_ip, *credentials)
+        return replace(admission, versions=versions)
+
+    def confirm(self) -> Versions | None:
+        """The versions as committed now, where the change feed may not have delivered the
+        latest yet (PostgreSQL); None where it always has (SQLite). Blocking: it runs in the
+        read thread, right after the call's own reads (``web/pipeline.py``)."""
+        return None if self._changes.exact else self._changes.confirm()
+
+    async def _decide(
+        self, env: str, method: str, client_ip: str | None, username: str, password: str
+    ) -> Admission:
         account = self._authn.account(env, username)
         denial = _before_password(account, method, client_ip)
         if denial is not None:
@@ -186,19 +222,18 @@ class Gateway:
                 return Admission(principal, Denial.WRONG_PASSWORD)
         if lock is not None:
             return Admission(principal, Denial.THROTTLED, _seconds_until(lock, self._clock.now()))
-        return self._rate_limited(principal)
-
-    def _rate_limited(self, principal: Principal) -> Admission:
         if principal.rate_limit is None:
             return Admission(principal)
-        limit = self._limits.get(principal.rate_limit)
-        if limit is None:
-            limit = self._limits[principal.rate_limit] = parse_rate_limit(principal.rate_limit)
-        key = str(principal.user_id)
-        if self._limiter.hit(limit, key):
+        try:
+            retry_after = await self._rate_limits.retry_after(
+                principal.rate_limit, principal.user_id
+            )
+        except RateLimitsUnavailableError as exc:
+            log.error("rate-limit storage unavailable: %s", exc)
+            return Admission(principal, Denial.RATE_LIMITS_UNAVAILABLE, UNAVAILABLE_RETRY_SECONDS)
+        if retry_after is None:
             return Admission(principal)
-        reset = self._limiter.get_window_stats(limit, key).reset_time
-        return Admission(principal, Denial.RATE_LIMITED, max(1, math.ceil(reset - time.time())))
+        return Admission(principal, Denial.RATE_LIMITED, retry_after)
 
     async def _check_once(
         self, account: Account, password: str, keys: throttle.Keys

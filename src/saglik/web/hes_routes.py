@@ -31,6 +31,7 @@ _REFUSALS = {
     ),
     Refusal.THROTTLED: (429, "Too many failed authentications; try again later"),
     Refusal.RATE_LIMITED: (429, "Rate limit exceeded for this service user"),
+    Refusal.UNAVAILABLE: (503, "The rate-limit store is unavailable; try again later"),
 }
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="saglik", charset="UTF-8"'}
 
@@ -138,7 +139,7 @@ class HesWire:
         headers: dict[str, str] = {}
         if refusal is Refusal.CHALLENGE:
             headers.update(_CHALLENGE)
-        if status == 429:
+        if status in (429, 503):
             headers["Retry-After"] = str(admission.retry_after)
         return problems.http_problem(status, detail, headers)
 

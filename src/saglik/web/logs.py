@@ -2,14 +2,20 @@
 
 The access log writes the path without its query string: ÖBS puts identity numbers and names in
 query parameters, and nothing personal may reach a log.
+
+Every line carries the writing process's ``pid`` (workers are processes of their own) and, while
+a request is being handled, its ``request_id`` (``web/request_id.py``), so that the lines of one
+call can be found among the interleaved lines of all the others.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
+from contextvars import ContextVar
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,6 +25,20 @@ access_log = logging.getLogger("saglik.access")
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 """``json.dumps(..., ensure_ascii=False)`` would build a new encoder for every line."""
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+"""The id of the request the running task handles, set by ``RequestIdMiddleware``."""
+
+
+def _read_pid() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+_pid = os.getpid()
+"""Read once per process, not once per line (``logProcesses`` is off for the same reason), and
+again in a forked child."""
+os.register_at_fork(after_in_child=_read_pid)
 
 
 class JsonFormatter(logging.Formatter):
@@ -37,8 +57,12 @@ class JsonFormatter(logging.Formatter):
             "ts": self._timestamp(record),
             "level": record.levelname,
             "logger": record.name,
+            "pid": _pid,
             "msg": record.getMessage(),
         }
+        rid = request_id.get()
+        if rid is not None:
+            entry["request_id"] = rid
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
             entry.update(extra)

@@ -126,8 +126,14 @@ class ObsWire:
         return Reply(_json(payload), outcome, refs)
 
     def refused(self, admission: Admission) -> Response:
-        """Every refusal but the rate limit is the document's one 500, byte for byte."""
+        """Every refusal but the rate limit's is the document's one 500, byte for byte."""
         assert admission.denial is not None
+        if admission.denial.refusal is Refusal.UNAVAILABLE:
+            return _json(
+                obs_wire.invalid("İstek sınırı denetlenemedi; lütfen tekrar deneyiniz."),
+                status=503,
+                headers={"Retry-After": str(admission.retry_after)},
+            )
         if admission.denial.refusal is Refusal.RATE_LIMITED:
             return _json(
                 obs_wire.invalid("İstek sınırı aşıldı; lütfen daha sonra tekrar deneyiniz."),

@@ -19,12 +19,17 @@ from typing import Generic, Protocol, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
+from saglik import telemetry
 from saglik.domain.methods import UNKNOWN_METHOD
 from saglik.services.authn import Principal
 from saglik.store.audit_writer import AuditUnavailableError
+from saglik.store.read_pool import ReadPool
+from saglik.store.state import Versions
 from saglik.web.gateway import Admission, Gateway
 
 NO_SUCH_METHOD = "no-such-method"
+AUDIT_UNAVAILABLE = "audit-unavailable"
+"""The outcome counted for a call whose audit record could not be committed (it has no row)."""
 
 
 @dataclass(slots=True)
@@ -66,9 +71,39 @@ class Wire(Protocol[Inbound]):
 
 
 class Pipeline(Generic[Inbound]):
-    def __init__(self, wire: Wire[Inbound], gateway: Gateway) -> None:
+    def __init__(self, wire: Wire[Inbound], gateway: Gateway, reads: ReadPool) -> None:
         self._wire = wire
         self._gateway = gateway
+        self._reads = reads
+
+    async def _admitted(
+        self, request: Request, env: str, method: str, client_ip: str | None, inbound: Inbound
+    ) -> tuple[Admission, Reply]:
+        """The gateway's decision and the answer it leads to. Where the change feed may lag
+        (PostgreSQL), the versions are read again after the call's own reads; a decision made
+        with older users is made again with these (at most once: a change committed after that
+        read committed after the call began, and either answer is then right). Only the users'
+        version counts: the locks' moves with the call's own wrong password."""
+        gateway = self._gateway
+        admission = await gateway.admit(request, env, method, client_ip)
+        reply, current = await self._reads.run(
+            lambda: self._answer(env, method, inbound, admission)
+        )
+        if current is not None and current.credentials != admission.credentials_version:
+            admission = await gateway.admit(request, env, method, client_ip, current)
+            reply, _ = await self._reads.run(lambda: self._answer(env, method, inbound, admission))
+        return admission, reply
+
+    def _answer(
+        self, env: str, method: str, inbound: Inbound, admission: Admission
+    ) -> tuple[Reply, Versions | None]:
+        """Runs where the store's reads run (``store/read_pool.py``)."""
+        if admission.denial is not None:
+            reply = Reply(self._wire.refused(admission), admission.denial.value)
+        else:
+            assert admission.principal is not None
+            reply = self._wire.call(env, method, inbound, admission.principal)
+        return reply, None if admission.versions is None else self._gateway.confirm()
 
     async def handle(self, request: Request, env: str, segment: str) -> Response:
         started = time.perf_counter()
@@ -83,12 +118,7 @@ class Pipeline(Generic[Inbound]):
             if isinstance(inbound, Reply):
                 reply = inbound
             else:
-                admission = await self._gateway.admit(request, env, method, client_ip)
-                if admission.denial is not None:
-                    reply = Reply(wire.refused(admission), admission.denial.value)
-                else:
-                    assert admission.principal is not None
-                    reply = wire.call(env, method, inbound, admission.principal)
+                admission, reply = await self._admitted(request, env, method, client_ip, inbound)
         try:
             await self._gateway.audit(
                 admission=admission,
@@ -103,5 +133,6 @@ class Pipeline(Generic[Inbound]):
                 outbox_payload=reply.outbox_payload,
             )
         except AuditUnavailableError:
-            return wire.audit_unavailable()
+            reply = Reply(wire.audit_unavailable(), AUDIT_UNAVAILABLE)
+        telemetry.record_call(wire.service, method, reply.outcome, started)
         return reply.response

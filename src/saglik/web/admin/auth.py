@@ -20,7 +20,7 @@ OPERATOR = "saglik.operator"
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="saglik-admin"'}
 
 
-def _bearer(header: str | None) -> str | None:
+def bearer_token(header: str | None) -> str | None:
     if not header:
         return None
     scheme, _, token = header.partition(" ")
@@ -37,7 +37,7 @@ class BearerAuth:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        token = _bearer(Request(scope).headers.get("authorization"))
+        token = bearer_token(Request(scope).headers.get("authorization"))
         try:
             holder = await run_in_threadpool(self._tokens.holder, token) if token else None
         except OperationalError:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Router
 
-from saglik.domain.clock import Clock
-from saglik.domain.pseudonym import Pseudonymizer
-from saglik.services.changes import SYSTEM, ChangeLog
-from saglik.services.operator_tokens import OperatorTokens
+from saglik.services.root import ServiceRoot
 from saglik.web.admin import account_routes, audit_routes, hes_routes, obs_routes
 from saglik.web.admin.auth import BearerAuth
 from saglik.web.admin.context import ServiceFactory
@@ -17,10 +13,8 @@ from saglik.web.admin.context import ServiceFactory
 PREFIX = "/admin/api"
 
 
-def admin_mount(engine: Engine, clock: Clock, pseudonymizer: Pseudonymizer) -> Mount:
-    services = ServiceFactory(engine, clock, pseudonymizer)
-    # checking a token changes nothing, so its change log is never written
-    tokens = OperatorTokens(engine, clock, ChangeLog(SYSTEM, clock, pseudonymizer))
+def admin_mount(root: ServiceRoot) -> Mount:
+    services = ServiceFactory(root)
     # no redirect to the path with(out) a trailing slash: Starlette would build its Location from
     # the caller's Host header; such a path is a 404 like any other that names nothing
     router = Router(
@@ -32,4 +26,6 @@ def admin_mount(engine: Engine, clock: Clock, pseudonymizer: Pseudonymizer) -> M
         ],
         redirect_slashes=False,
     )
-    return Mount(PREFIX, app=router, middleware=[Middleware(BearerAuth, tokens=tokens)])
+    return Mount(
+        PREFIX, app=router, middleware=[Middleware(BearerAuth, tokens=root.operator_tokens)]
+    )
