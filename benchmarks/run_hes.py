@@ -1,17 +1,37 @@
-"""HES load benchmark: the real service against a raw ASGI baseline on the same store, in one run.
+"""HES load benchmark: the real service against the raw ASGI floor, on SQLite and on PostgreSQL,
+at 1 and 2 workers, closed loop (wrk) and open loop (a constant offered rate), in one run.
 
-    /work/venv/bin/python benchmarks/run_hes.py            # from the repository root
+    .venv/bin/python benchmarks/run_hes.py                  # from the repository root
+    .venv/bin/python benchmarks/run_hes.py --backend sqlite --workers 1   # the earlier run
 
-Steps (everything bound to 127.0.0.1 and bounded in time; nothing is installed but ``wrk``, and only
-when it is missing):
-1. builds ``benchmarks/data/hes_1m.db`` (1,000,000 persons) with ``load_hes.py`` if it is absent;
-2. starts the real service (``saglik serve --workers 1``, audit and access log on: the defaults),
-   checks one found and one unknown code, warms up, then runs ``wrk`` on
-   ``check-employee-hes-code`` (64 connections, 2 threads, ``--latency``); then, for information,
-   ``check-hes-code-plus`` and bulk ``check-hes-codes`` throughput with ``wrk``, and the latency of
-   sequential bulk requests of 500 codes with httpx; stops it;
-3. starts the raw baseline (uvicorn, uvloop + httptools, 1 worker) and runs the same ``wrk`` load;
-4. writes ``benchmarks/results/hes-<UTC time>.md`` and ``.json`` and prints the markdown.
+Why one invocation: the machine is shared, so req/s moves between runs; the ratios issue 12 sets
+targets on (real ÷ floor, 2 workers ÷ 1, PostgreSQL ÷ SQLite) are only worth anything when both
+sides were measured in the same run, rounds alternating.
+
+Steps (everything bound to 127.0.0.1 and bounded in time; nothing is installed but ``wrk``, and
+only when it is missing):
+1. builds ``benchmarks/data/hes_1m.db`` (1,000,000 persons) with ``load_hes.py`` if it is absent
+   and, for ``--backend postgresql|both``, its copy in the PostgreSQL database ``saglik_bench``
+   with ``pg_store.py`` (once: reused while the SQLite store is the same build);
+2. starts, each on its own port: the raw ASGI floor (``raw_baseline.py`` under uvicorn, uvloop +
+   httptools, 1 worker) on each backend, and the real service (``saglik serve --workers N``, audit
+   and access log on: the defaults) for each backend and each N of ``--workers``; more than one
+   worker counts rate limits in Redis (``--rate-limit-storage``);
+3. checks one found and one unknown code on each, warms each up, then runs ``wrk`` on
+   ``check-employee-hes-code`` (64 connections, 2 threads, ``--latency``) for ``--rounds`` rounds,
+   the servers' order rotating each round; the audit tables are emptied before every run of a
+   real server, so each starts from the same store;
+4. on each backend's one-worker service, for information: ``check-hes-code-plus`` and bulk
+   ``check-hes-codes`` throughput with ``wrk``, and the latency of sequential bulk requests of
+   500 codes with httpx;
+5. the open loop (``open_loop.py``): a constant offered rate of half the raw SQLite floor's
+   median req/s of step 3 (``--open-rate`` to fix it), latency counted from each request's
+   intended send time, on every server of ``--open-configs``;
+6. writes ``benchmarks/results/hes-<UTC time>.md`` and ``.json`` and prints the markdown.
+
+CPU per request is the server's whole process tree (granian serves from worker processes) and,
+on PostgreSQL, the database backends serving it (``DB CPU``), so that the two stores are compared
+on everything they cost the machine.
 """
 
 from __future__ import annotations
@@ -34,20 +54,29 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+import pg_store
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BIN = Path(sys.executable).parent
 HES = "/services/g2g/saglik/hes"
+BACKENDS = ("sqlite", "postgresql")
+DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
 TARGET_RATIO = 0.5
-TARGET_P99_MS = 15.0
-TARGET_BULK_MS = 50.0
+"""Issue 12, §4: SQLite, 1 worker, ``check-employee-hes-code`` ≥ 0.5× the raw floor's req/s."""
+TARGET_SCALING = 1.7
+"""2 workers ≥ 1.7× one worker, on both backends."""
+TARGET_OPEN_P99_MS = 10.0
+"""p99 at a constant offered rate of half the floor's maximum (SQLite, 1 worker)."""
+TARGET_BULK_P50_MS = 25.0
+"""Bulk of 500 codes: p50."""
 
 
 @dataclass
@@ -63,11 +92,16 @@ class WrkResult:
     non_2xx: int
     socket_errors: str
     server_cpu_ms_per_request: float = 0.0
-    """CPU time (user + system, all threads) the server spent per request: robust to noise."""
+    """CPU time (user + system, every thread of every process of the server) per request."""
     idle_before: float = 0.0
     """Share of the machine's CPU idle in the second before the run (other load disturbs it)."""
     other_cores: float = 0.0
-    """Cores' worth of CPU used during the run by anything but this server and wrk: the noise."""
+    """Cores' worth of CPU used during the run by anything but this server, its database backends
+    and the load generator: the noise."""
+    db_cpu_ms_per_request: float = 0.0
+    """The PostgreSQL backends' CPU per request (0 on SQLite, which runs in the server)."""
+    audit_rows: int = 0
+    """Audit rows the run left (the tables are emptied before each run of a real server)."""
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -117,15 +151,90 @@ def ensure_wrk() -> str:
     return found
 
 
+# --- stores ------------------------------------------------------------------------------------
+
+
+def reset_audit(db: Path) -> None:
+    """Empties an SQLite benchmark store's audit tables, so every run starts from the same
+    state."""
+    with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        conn.execute("PRAGMA busy_timeout=30000")
+        for table in pg_store.AUDIT_TABLES:
+            conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def last_audit_id(db: Path) -> int:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return int(conn.execute("SELECT coalesce(max(id), 0) FROM audit_events").fetchone()[0])
+
+
+@dataclass(frozen=True)
+class Store:
+    """One benchmark store as a server is given it: the database URL and the audit key ring's
+    file (an SQLite store's lies beside it; its PostgreSQL copy shares it, ``pg_store.py``)."""
+
+    backend: str
+    url: str
+    key_file: Path
+    sqlite_path: Path | None = None
+
+    @classmethod
+    def sqlite(cls, path: Path) -> Store:
+        return cls("sqlite", f"sqlite:///{path}", Path(f"{path}.key"), path)
+
+    @classmethod
+    def postgresql(cls, url: str, key_file: Path) -> Store:
+        return cls("postgresql", url, key_file)
+
+    def env(self) -> dict[str, str]:
+        return {"SAGLIK_DATABASE_URL": self.url, "SAGLIK_AUDIT_KEY_FILE": str(self.key_file)}
+
+    def reset_audit(self) -> None:
+        if self.sqlite_path is not None:
+            reset_audit(self.sqlite_path)
+        else:
+            pg_store.reset_audit(self.url)
+
+    def audit_rows(self) -> int:
+        if self.sqlite_path is not None:
+            with contextlib.closing(sqlite3.connect(self.sqlite_path)) as conn:
+                return int(conn.execute("SELECT count(*) FROM audit_events").fetchone()[0])
+        return pg_store.audit_rows(self.url)
+
+    def db_cpu(self) -> dict[int, float]:
+        """CPU seconds per database backend serving this store now (none for SQLite)."""
+        if self.sqlite_path is not None:
+            return {}
+        return pg_store.backend_cpu(self.url)
+
+
+def db_cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU the backends used between two samples (one that started meanwhile counts whole)."""
+    return sum(max(0.0, cpu - before.get(pid, 0.0)) for pid, cpu in after.items())
+
+
+# --- servers -----------------------------------------------------------------------------------
+
+
 class Server:
     """One server process in its own session; stopped by its own pid, gracefully first."""
 
-    def __init__(self, name: str, cmd: list[str], env: dict[str, str], port: int, logs: Path):
+    def __init__(
+        self,
+        name: str,
+        cmd: list[str],
+        env: dict[str, str],
+        port: int,
+        logs: Path,
+        workers: int = 1,
+    ) -> None:
         self.name = name
         self.cmd = cmd
         self.env = env
         self.base = f"http://127.0.0.1:{port}"
         self.log_path = logs / f"{name}.log"
+        self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 120) -> None:
@@ -144,10 +253,22 @@ class Server:
                 raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()[-2000:]}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    self._wait_for_workers(deadline)
                     return
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"{self.name} not ready in {timeout} s")
+
+    def _wait_for_workers(self, deadline: float) -> None:
+        """The first worker up answers ``/healthz``; wait for granian to report the others
+        started too (best effort: the warm-up reaches them anyway)."""
+        if self.workers <= 1:
+            return
+        while time.monotonic() < deadline:
+            if self.log_path.read_text(errors="replace").count("Started worker-") >= self.workers:
+                return
+            time.sleep(0.2)
+        print(f"  {self.name}: not every worker reported its start", file=sys.stderr)
 
     def stop(self, timeout: float = 30) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -158,6 +279,10 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
+
+    def cpu_seconds(self) -> float:
+        assert self.proc is not None
+        return tree_cpu_seconds(self.proc.pid)
 
     @contextlib.contextmanager
     def running(self) -> Iterator[Server]:
@@ -186,9 +311,11 @@ def idle_share(seconds: float = 1.0) -> float:
 
 
 def other_benchmarks() -> list[str]:
-    """Pids of other load generators sharing the machine (a wrk, the ÖBS benchmark)."""
+    """Pids of other load generators sharing the machine (a wrk, the ÖBS benchmark, the
+    PostgreSQL access micro-benchmark)."""
     found: list[str] = []
-    for args in (["pgrep", "-x", "wrk"], ["pgrep", "-f", "run_obs.py"]):
+    patterns = (["pgrep", "-x", "wrk"], ["pgrep", "-f", "run_obs.py"], ["pgrep", "-f", "pg_access"])
+    for args in patterns:
         done = subprocess.run(args, capture_output=True, text=True, check=False)
         found += [pid for pid in done.stdout.split() if int(pid) not in (os.getpid(), os.getppid())]
     return found
@@ -221,6 +348,49 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its descendants: ``saglik serve`` is granian's main
+    process, and the workers that do the work are its children."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        pending.extend(int(child) for child in children)
+    return total
+
+
+class Meter:
+    """CPU around one measured run: the server's tree, its database backends, this process's
+    children (the load generator) and the whole machine (the rest is other load)."""
+
+    def __init__(self, server: Server, store: Store | None) -> None:
+        self.server, self.store = server, store
+        self.cpu = server.cpu_seconds()
+        self.db = store.db_cpu() if store else {}
+        self.children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.machine = cpu_sample()
+        self.wall = time.monotonic()
+
+    def stop(self) -> tuple[float, float, float, float]:
+        """(server CPU s, database CPU s, other load in cores, wall s)."""
+        cpu = self.server.cpu_seconds() - self.cpu
+        db = db_cpu_delta(self.db, self.store.db_cpu()) if self.store else 0.0
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        generator = (children.ru_utime + children.ru_stime) - (
+            self.children.ru_utime + self.children.ru_stime
+        )
+        machine, wall = cpu_sample(), time.monotonic() - self.wall
+        busy = (machine[1] - machine[0]) - (self.machine[1] - self.machine[0])
+        busy_seconds = busy / os.sysconf("SC_CLK_TCK")
+        other = max(0.0, busy_seconds - cpu - db - generator) / wall
+        return cpu, db, round(other, 2), wall
+
+
 def run_wrk(
     wrk: str,
     label: str,
@@ -233,45 +403,30 @@ def run_wrk(
     connections: int,
     threads: int,
     quiet_wait: float = 0,
+    store: Store | None = None,
 ) -> WrkResult:
     url = f"{server.base}{path}"
     idle = wait_for_quiet(quiet_wait) if quiet_wait else idle_share()
-    assert server.proc is not None
-    cpu_before = process_cpu_seconds(server.proc.pid)
-    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    machine_before, wall_before = cpu_sample(), time.monotonic()
-    cmd = [
-        wrk,
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{seconds}s",
-        "--timeout",
-        "5s",
-        "--latency",
-        "-s",
-        str(script),
-        url,
-    ]
+    meter = Meter(server, store)
+    cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s"]
+    cmd += ["--latency", "-s", str(script), url]
     done = subprocess.run(
         cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=True
     )
-    cpu = process_cpu_seconds(server.proc.pid) - cpu_before
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wrk_cpu = (children.ru_utime + children.ru_stime) - (
-        children_before.ru_utime + children_before.ru_stime
-    )
-    machine_after, wall = cpu_sample(), time.monotonic() - wall_before
-    busy = (machine_after[1] - machine_after[0]) - (machine_before[1] - machine_before[0])
-    busy_seconds = busy / os.sysconf("SC_CLK_TCK")
+    cpu, db, other, _wall = meter.stop()
     result = parse_wrk(label, done.stdout)
-    result.other_cores = round(max(0.0, busy_seconds - cpu - wrk_cpu) / wall, 2)
+    result.other_cores = other
     result.server_cpu_ms_per_request = round(cpu * 1000 / max(1, result.requests), 3)
+    result.db_cpu_ms_per_request = round(db * 1000 / max(1, result.requests), 3)
     result.idle_before = round(idle, 2)
+    db_text = (
+        f" + DB {result.db_cpu_ms_per_request:.3f}" if store and store.backend != "sqlite" else ""
+    )
     print(
         f"  {label}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, "
         f"p99 {result.p99_ms:.2f} ms, non-2xx {result.non_2xx}/{result.requests}, "
-        f"server CPU {result.server_cpu_ms_per_request:.3f} ms/req, idle before {idle:.0%}, "
-        f"other load {result.other_cores:.2f} cores",
+        f"server CPU {result.server_cpu_ms_per_request:.3f}{db_text} ms/req, idle before "
+        f"{idle:.0%}, other load {result.other_cores:.2f} cores",
         file=sys.stderr,
     )
     return result
@@ -327,50 +482,59 @@ def bulk_latency(
 
 
 def real_server(
-    db: Path,
+    store: Store | Path,
     port: int,
     tmp: Path,
     base_env: dict[str, str],
-    real_src: Path | None,
+    real_src: Path | None = None,
     extra_env: dict[str, str] | None = None,
+    *,
+    workers: int = 1,
+    rate_limit_storage: str | None = None,
+    name: str = "real",
 ) -> Server:
-    """``saglik serve --workers 1`` on ``db`` (from ``real_src`` if given), the store first
+    """``saglik serve --workers N`` on ``store`` (from ``real_src`` if given), the store first
     brought to that code's schema (it may predate a newer migration)."""
-    env = {**base_env, "SAGLIK_DATABASE_URL": f"sqlite:///{db}", **(extra_env or {})}
+    if isinstance(store, Path):
+        store = Store.sqlite(store)
+    env = {**base_env, **store.env(), **(extra_env or {})}
+    if rate_limit_storage:
+        env["SAGLIK_RATE_LIMIT_STORAGE"] = rate_limit_storage
     if real_src:
         env["PYTHONPATH"] = str((real_src / "src").resolve())
     subprocess.run([str(BIN / "saglik"), "db", "upgrade"], env=env, check=True, timeout=600)
-    command = [str(BIN / "saglik"), "serve", "--port", str(port), "--workers", "1"]
-    return Server("real", command, env, port, tmp)
+    command = [str(BIN / "saglik"), "serve", "--port", str(port), "--workers", str(workers)]
+    return Server(name, command, env, port, tmp, workers)
 
 
-def raw_server(hes_db: Path, port: int, tmp: Path, base_env: dict[str, str]) -> Server:
-    """The raw ASGI baseline (``raw_baseline.py``) on the HES store."""
+def raw_server(
+    store: Store | Path,
+    port: int,
+    tmp: Path,
+    base_env: dict[str, str],
+    *,
+    pg_access: str = "inline",
+    name: str = "raw",
+) -> Server:
+    """The raw ASGI floor (``raw_baseline.py``) on the HES store, under uvicorn."""
+    if isinstance(store, Path):
+        store = Store.sqlite(store)
+    if store.sqlite_path is not None:
+        env = {**base_env, "HES_BENCH_DB": str(store.sqlite_path)}
+    else:
+        env = {**base_env, "HES_BENCH_DATABASE_URL": store.url, "HES_BENCH_PG_ACCESS": pg_access}
     return Server(
-        "raw",
+        name,
         [
             *(str(BIN / "uvicorn"), "raw_baseline:app", "--app-dir", str(HERE)),
             *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
             *("--loop", "uvloop", "--http", "httptools", "--no-access-log"),
             *("--log-level", "warning"),
         ],
-        {**base_env, "HES_BENCH_DB": str(hes_db)},
+        env,
         port,
         tmp,
     )
-
-
-def reset_audit(db: Path) -> None:
-    """Empties the benchmark store's audit tables, so every run starts from the same state."""
-    with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
-        for table in ("audit_subjects", "moi_outbox", "audit_events"):
-            conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
-def last_audit_id(db: Path) -> int:
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        return int(conn.execute("SELECT coalesce(max(id), 0) FROM audit_events").fetchone()[0])
 
 
 def machine_facts() -> dict[str, Any]:
@@ -402,20 +566,205 @@ def machine() -> dict[str, Any]:
     return {**machine_facts(), "wrk": wrk}
 
 
+# --- the run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Config:
+    """One server of the run: the real service or the raw floor, on one backend."""
+
+    key: str
+    kind: str
+    backend: str
+    workers: int
+    server: Server
+    store: Store
+    rounds: list[WrkResult] = field(default_factory=list)
+
+    @property
+    def real(self) -> bool:
+        return self.kind == "real"
+
+
+def config_key(kind: str, backend: str, workers: int) -> str:
+    return f"raw-{backend}" if kind == "raw" else f"real-{backend}-{workers}w"
+
+
+def open_loop(
+    config: Config,
+    bodies: Path,
+    env: dict[str, str],
+    *,
+    rate: float,
+    seconds: float,
+    warmup: float,
+    connections: int,
+) -> dict[str, Any]:
+    """One ``open_loop.py`` run (a child process: its CPU is its own) on ``config``'s server,
+    with the server's and its database's CPU per request sent."""
+    url = f"{config.server.base}{HES}/check-employee-hes-code"
+    command = [sys.executable, str(HERE / "open_loop.py"), "--url", url, "--bodies", str(bodies)]
+    command += ["--rate", f"{rate:.0f}", "--seconds", f"{seconds:g}", "--warmup", f"{warmup:g}"]
+    command += ["--connections", str(connections)]
+    meter = Meter(config.server, config.store)
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=warmup + seconds + 120
+    )
+    cpu, db, other, _wall = meter.stop()
+    if done.returncode != 0:
+        raise RuntimeError(f"open_loop.py failed on {config.key}:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    sent = max(1, result["total_sent"])
+    result["server_cpu_ms_per_request"] = round(cpu * 1000 / sent, 3)
+    result["db_cpu_ms_per_request"] = round(db * 1000 / sent, 3)
+    result["other_cores"] = other
+    print(f"  open loop {config.key}: {done.stderr.strip().splitlines()[-1]}", file=sys.stderr)
+    return result
+
+
+def ratio(a: float, b: float) -> float:
+    return round(a / b, 3) if b else 0.0
+
+
+def ratios(
+    medians: dict[str, dict[str, Any]], backends: list[str], workers: list[int]
+) -> dict[str, dict[str, float]]:
+    """The ratios issue 12 asks for, from the median rounds: real ÷ floor, PostgreSQL ÷ SQLite,
+    more workers ÷ one."""
+    out: dict[str, dict[str, float]] = {}
+
+    def cpu(key: str) -> float:
+        m = medians[key]
+        return float(m["server_cpu_ms_per_request"] + m["db_cpu_ms_per_request"])
+
+    one = min(workers)
+    floor = "raw-sqlite" if "sqlite" in backends else f"raw-{backends[0]}"
+    for backend in backends:
+        raw = f"raw-{backend}"
+        for n in workers:
+            key = config_key("real", backend, n)
+            out[f"{key} ÷ {raw}"] = {
+                "rps": ratio(medians[key]["rps"], medians[raw]["rps"]),
+                "cpu": ratio(cpu(key), cpu(raw)),
+            }
+            if raw != floor:
+                out[f"{key} ÷ {floor}"] = {
+                    "rps": ratio(medians[key]["rps"], medians[floor]["rps"]),
+                    "cpu": ratio(cpu(key), cpu(floor)),
+                }
+        for n in workers:
+            if n != one:
+                a, b = config_key("real", backend, n), config_key("real", backend, one)
+                out[f"{a} ÷ {b}"] = {
+                    "rps": ratio(medians[a]["rps"], medians[b]["rps"]),
+                    "cpu": ratio(cpu(a), cpu(b)),
+                }
+    if set(BACKENDS) <= set(backends):
+        pairs = [("raw-postgresql", "raw-sqlite")]
+        pairs += [
+            (config_key("real", "postgresql", n), config_key("real", "sqlite", n)) for n in workers
+        ]
+        for a, b in pairs:
+            out[f"{a} ÷ {b}"] = {
+                "rps": ratio(medians[a]["rps"], medians[b]["rps"]),
+                "cpu": ratio(cpu(a), cpu(b)),
+            }
+    return out
+
+
+def targets(result: dict[str, Any]) -> list[tuple[str, float, str, bool]]:
+    """(what, measured, target, met) for each issue-12 target this run measured."""
+    medians = result["medians"]
+    rows: list[tuple[str, float, str, bool]] = []
+    workers, backends = result["workers"], result["backends"]
+    one = min(workers)
+    if "sqlite" in backends and one == 1:
+        value = ratio(medians["real-sqlite-1w"]["rps"], medians["raw-sqlite"]["rps"])
+        rows.append(
+            (
+                "SQLite, 1 worker ÷ raw floor, req/s",
+                value,
+                f"≥ {TARGET_RATIO}",
+                value >= TARGET_RATIO,
+            )
+        )
+    if 2 in workers and one == 1:
+        for backend in backends:
+            a, b = config_key("real", backend, 2), config_key("real", backend, 1)
+            value = ratio(medians[a]["rps"], medians[b]["rps"])
+            rows.append(
+                (
+                    f"{backend}: 2 workers ÷ 1, req/s",
+                    value,
+                    f"≥ {TARGET_SCALING}",
+                    value >= TARGET_SCALING,
+                )
+            )
+    open_runs = result.get("open_loop", {}).get("runs", {})
+    if "real-sqlite-1w" in open_runs:
+        p99 = statistics.median(r["p99_ms"] for r in open_runs["real-sqlite-1w"])
+        rows.append(
+            (
+                f"SQLite, 1 worker, open loop at {result['open_loop']['rate']:,.0f} req/s: p99 ms",
+                p99,
+                f"≤ {TARGET_OPEN_P99_MS:g}",
+                p99 <= TARGET_OPEN_P99_MS,
+            )
+        )
+    for backend, bulk in result.get("bulk_latency", {}).items():
+        rows.append(
+            (
+                f"{backend}: bulk of 500, p50 ms",
+                bulk["p50_ms"],
+                f"≤ {TARGET_BULK_P50_MS:g}",
+                bulk["p50_ms"] <= TARGET_BULK_P50_MS,
+            )
+        )
+    return rows
+
+
+def run_rows(medians: dict[str, Any], rounds_by_key: dict[str, list[Any]]) -> list[str]:
+    """The table rows of every server's (or run's) median, then of each of its rounds."""
+
+    def row(label: str, r: dict[str, Any]) -> str:
+        return (
+            f"| {label} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | "
+            f"{r['p99_ms']:.2f} | {r['server_cpu_ms_per_request']:.3f} | "
+            f"{r['db_cpu_ms_per_request']:.3f} | {r['non_2xx']}/{r['requests']} | "
+            f"{r['audit_rows']:,} | {r['other_cores']:.2f} |"
+        )
+
+    lines = [row(f"**{key}**, median", r) for key, r in medians.items()]
+    for key, rounds in rounds_by_key.items():
+        lines += [row(f"{key} round {i}", r) for i, r in enumerate(rounds, 1)]
+    return lines
+
+
 def markdown(result: dict[str, Any]) -> str:
-    real, raw = result["real"], result["raw"]
-    bulk = result["bulk_latency"]
     m = result["machine"]
-    ok = result["targets"]
+    pg = result.get("postgresql")
     lines = [
         f"### HES benchmark, {result['finished_at']}",
         "",
         f"{m['cores']} cores ({m['cpu']}), Python {m['python']}, SQLite {m['sqlite']}, "
-        f"{m['wrk']}; commit {m['commit']}. Store: {result['persons']:,} persons, one live code "
-        f"each. wrk: {result['threads']} threads, {result['connections']} connections, "
-        f"{result['seconds']} s per run after a {result['warmup']} s warm-up, "
-        f"{result['rounds']} rounds alternating real and raw; {result['unknown_share']:.1%} of the "
-        "codes asked are unknown (400). Median = the round with the median req/s.",
+        f"{m['wrk']}; commit {m['commit']}."
+        + (
+            f" PostgreSQL {pg['server_version']} on the same machine (autovacuum "
+            f"{pg['autovacuum']}, shared_buffers {pg['shared_buffers']}, synchronous_commit "
+            f"{pg['synchronous_commit']}), database `{result['pg_database']}`, a copy of the "
+            "SQLite store; raw floor's access there: "
+            f"`{result['raw_pg_access']}`."
+            if pg
+            else ""
+        ),
+        "",
+        f"Store: {result['persons']:,} persons, one live code each. wrk: {result['threads']} "
+        f"threads, {result['connections']} connections, {result['seconds']} s per run after a "
+        f"{result['warmup']} s warm-up, {result['rounds']} rounds, the servers' order rotating; "
+        f"{result['unknown_share']:.1%} of the codes asked are unknown (400). Audit tables emptied "
+        "before every run of a real server. Median = the round with the median req/s. CPU: the "
+        "server's process tree, and the PostgreSQL backends serving it (DB). Rate limits with "
+        f"more than one worker: {result['rate_limit_storage']}.",
         "",
     ]
     if result.get("real_src") != "working tree" or result.get("real_env"):
@@ -425,43 +774,64 @@ def markdown(result: dict[str, Any]) -> str:
             "",
         ]
     lines += [
-        "| check-employee-hes-code, 1 worker | req/s | p50 ms | p90 ms | p99 ms "
-        "| server CPU ms/req | non-2xx | other load (cores) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| check-employee-hes-code | req/s | p50 ms | p90 ms | p99 ms | server CPU ms/req "
+        "| DB CPU ms/req | non-2xx | audit rows | other load (cores) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
 
-    def row(label: str, r: dict[str, Any]) -> str:
-        return (
-            f"| {label} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | "
-            f"{r['p99_ms']:.2f} | {r['server_cpu_ms_per_request']:.3f} | "
-            f"{r['non_2xx']}/{r['requests']} | {r['other_cores']:.2f} |"
-        )
-
-    lines.append(row("**real service (audit on), median**", real))
-    lines.append(row("**raw ASGI baseline, median**", raw))
-    for name in ("real", "raw"):
-        for i, r in enumerate(result[f"{name}_rounds"], 1):
-            lines.append(row(f"{name} round {i}", r))
+    lines += run_rows(result["medians"], result["rounds_by_config"])
     lines += [
         "",
-        f"- throughput ratio real/raw: **{result['ratio']:.2f}** (target ≥ {TARGET_RATIO}: "
-        f"{'met' if ok['ratio'] else 'missed'})",
-        f"- real p99: **{real['p99_ms']:.2f} ms** (target < {TARGET_P99_MS:g} ms: "
-        f"{'met' if ok['p99'] else 'missed'})",
-        f"- bulk check-hes-codes, {bulk['codes_per_request']} codes, {bulk['requests']} sequential "
-        f"requests: p50 **{bulk['p50_ms']:.1f} ms**, p99 **{bulk['p99_ms']:.1f} ms** "
-        f"(mean {bulk['mean_ms']:.1f}, max {bulk['max_ms']:.1f}; target < {TARGET_BULK_MS:g} ms: "
-        f"{'met' if ok['bulk'] else 'missed'})",
-        f"- audit rows written by the real service during the run: {result['audit_rows']:,}",
+        "Ratios of the median rounds (CPU: server + DB per request):",
+        "",
+        "| ratio | req/s | CPU per request |",
+        "|---|---:|---:|",
     ]
-    for key, title in (("real_plus", "check-hes-code-plus"), ("real_bulk", "check-hes-codes")):
-        extra = result.get(key)
-        if extra:
-            lines.append(
-                f"- real {title} ({extra['connections']} conn.): {extra['rps']:,.0f} req/s, "
-                f"p50 {extra['p50_ms']:.2f} ms, p99 {extra['p99_ms']:.2f} ms, "
-                f"server CPU {extra['server_cpu_ms_per_request']:.3f} ms/req"
-            )
+    for label, pair in result["ratios"].items():
+        lines.append(f"| {label} | {pair['rps']:.2f} | {pair['cpu']:.2f} |")
+    open_loop = result.get("open_loop")
+    if open_loop:
+        lines += [
+            "",
+            f"Open loop (`open_loop.py`): {open_loop['rate']:,.0f} req/s offered "
+            f"({open_loop['rate_source']}), uniform arrivals, {open_loop['connections']} "
+            f"keep-alive connections, {open_loop['seconds']:g} s measured after "
+            f"{open_loop['warmup']:g} s at the same rate; latency from each request's intended "
+            "send time. Generator: its own CPU (it shares the cores).",
+            "",
+            "| server | offered | achieved | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms "
+            "| dispatch lag p99 ms | server CPU ms/req | DB CPU ms/req | generator cores "
+            "| other load |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for key, runs in open_loop["runs"].items():
+            for i, r in enumerate(runs, 1):
+                label = key if len(runs) == 1 else f"{key} #{i}"
+                lines.append(
+                    f"| {label} | {r['offered_rate']:,.0f} | {r['achieved_rate']:,.0f} | "
+                    f"{r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['p99_ms']:.2f} | "
+                    f"{r['p999_ms']:.2f} | {r['max_ms']:.2f} | {r['dispatch_lag_p99_ms']:.2f} | "
+                    f"{r['server_cpu_ms_per_request']:.3f} | {r['db_cpu_ms_per_request']:.3f} | "
+                    f"{r['generator_cores']:.2f} | {r['other_cores']:.2f} |"
+                )
+    lines += [""]
+    for backend, bulk in result.get("bulk_latency", {}).items():
+        lines.append(
+            f"- {backend}, bulk check-hes-codes, {bulk['codes_per_request']} codes, "
+            f"{bulk['requests']} sequential requests: p50 **{bulk['p50_ms']:.1f} ms**, p99 "
+            f"{bulk['p99_ms']:.1f} ms (mean {bulk['mean_ms']:.1f}, max {bulk['max_ms']:.1f})"
+        )
+    for key, extra in result.get("extras", {}).items():
+        lines.append(
+            f"- {key} ({extra['connections']} conn.): {extra['rps']:,.0f} req/s, p50 "
+            f"{extra['p50_ms']:.2f} ms, p99 {extra['p99_ms']:.2f} ms, server CPU "
+            f"{extra['server_cpu_ms_per_request']:.3f} + DB {extra['db_cpu_ms_per_request']:.3f} "
+            "ms/req"
+        )
+    lines += ["", "| target (issue 12) | measured | target | |", "|---|---:|---|---|"]
+    for what, value, target, met in result["targets"]:
+        verdict = "met" if met else "**missed**"
+        lines.append(f"| {what} | {value:g} | {target} | {verdict} |")
     return "\n".join(lines) + "\n"
 
 
@@ -469,15 +839,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="HES load benchmark: real service vs raw ASGI")
     parser.add_argument("--db", type=Path, default=HERE / "data" / "hes_1m.db")
     parser.add_argument("--persons", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=(*BACKENDS, "both"), default="both")
+    parser.add_argument("--workers", default="1,2", help="worker counts of the real service")
+    parser.add_argument("--pg", default=pg_store.PG_SERVER, help="PostgreSQL server URL")
+    parser.add_argument("--pg-database", default=pg_store.HES_DATABASE)
+    parser.add_argument(
+        "--raw-pg-access",
+        default="conns-4",
+        help="how the raw floor reaches PostgreSQL: conns-P (P async connections, the fastest "
+        "in pg_access.py) or inline (one sync connection on the event loop)",
+    )
+    parser.add_argument(
+        "--rate-limit-storage",
+        default=DEFAULT_REDIS,
+        help="SAGLIK_RATE_LIMIT_STORAGE of a real service with more than one worker (one "
+        "worker keeps the default, memory://)",
+    )
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--real-port", type=int, default=18080)
-    parser.add_argument("--raw-port", type=int, default=18081)
+    parser.add_argument("--first-port", type=int, default=18080)
     parser.add_argument("--bulk-requests", type=int, default=200)
     parser.add_argument("--extra-seconds", type=int, default=10, help="plus / bulk wrk; 0 = skip")
-    parser.add_argument("--rounds", type=int, default=3, help="real/raw runs, alternated")
+    parser.add_argument("--rounds", type=int, default=3, help="closed-loop runs per server")
+    parser.add_argument(
+        "--open-seconds", type=float, default=30, help="open loop: measured s; 0 = skip it"
+    )
+    parser.add_argument("--open-warmup", type=float, default=5)
+    parser.add_argument("--open-connections", type=int, default=64)
+    parser.add_argument("--open-rounds", type=int, default=1)
+    parser.add_argument(
+        "--open-rate", type=float, help="offered req/s (default: half the raw floor's median)"
+    )
+    parser.add_argument(
+        "--open-configs",
+        default="all",
+        help="servers for the open loop, comma-separated keys (real-sqlite-1w, raw-postgresql, "
+        "...) or all",
+    )
     parser.add_argument(
         "--quiet-wait", type=float, default=60, help="seconds to wait for an idle machine per run"
     )
@@ -500,14 +900,10 @@ def main() -> None:
         default=900,
         help="seconds to wait per run for another benchmark (wrk, run_obs.py) to finish",
     )
-    parser.add_argument(
-        "--keep-audit",
-        action="store_true",
-        help="keep the audit rows of earlier runs (by default the benchmark store's audit "
-        "tables are emptied first)",
-    )
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
+    backends = list(BACKENDS) if args.backend == "both" else [args.backend]
+    workers = sorted({int(w) for w in args.workers.split(",")})
 
     # a SIGTERM (e.g. from ``timeout``) unwinds like Ctrl-C, so the servers are stopped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -516,22 +912,24 @@ def main() -> None:
     meta_path = db.with_suffix(".json")
     if not db.exists() or not meta_path.exists():
         loader = [sys.executable, str(HERE / "load_hes.py"), str(db), "--force"]
-        subprocess.run(
-            [*loader, "--persons", str(args.persons)],
-            check=True,
-            timeout=3600,
-        )
+        subprocess.run([*loader, "--persons", str(args.persons)], check=True, timeout=3600)
     meta = json.loads(meta_path.read_text("utf-8"))
     auth = (meta["username"], meta["password"])
     codes: list[str] = meta["codes"]
     unknown: list[str] = meta["unknown"]
+    stores = {"sqlite": Store.sqlite(db)}
+    if "postgresql" in backends:
+        url = pg_store.ensure(db, args.pg, args.pg_database)
+        stores["postgresql"] = Store.postgresql(url, Path(f"{db}.key"))
 
-    with tempfile.TemporaryDirectory(prefix="hes-bench-") as tmp_name:
+    with tempfile.TemporaryDirectory(prefix="hes-bench-") as tmp_name, contextlib.ExitStack() as up:
         tmp = Path(tmp_name)
         mix = codes + unknown[:100]
         random.Random(1).shuffle(mix)
         codes_file = tmp / "codes.txt"
         codes_file.write_text("\n".join(mix) + "\n")
+        bodies_file = tmp / "bodies.jsonl"
+        bodies_file.write_text("".join(json.dumps({"hes_code": c}) + "\n" for c in mix))
         bulk_file = tmp / "bulk-codes.txt"
         bulk_file.write_text("\n".join(codes) + "\n")
         token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
@@ -540,83 +938,157 @@ def main() -> None:
         bulk_env = {**wrk_env, "HES_BENCH_CODES": str(bulk_file)}
         load = {"connections": args.connections, "threads": args.threads}
         single = HERE / "hes_single.lua"
-
-        extra_env = dict(item.split("=", 1) for item in args.real_env)
-        real = real_server(db, args.real_port, tmp, base_env, args.real_src, extra_env)
-        if not args.keep_audit:
-            reset_audit(db)
-        raw = raw_server(db, args.raw_port, tmp, base_env)
         path = f"{HES}/check-employee-hes-code"
-        extra: dict[str, Any] = {}
-        rounds: dict[str, list[WrkResult]] = {"real": [], "raw": []}
-        audit_before = last_audit_id(db)
-        with real.running(), raw.running():
-            for server in (real, raw):
-                sanity(server.base, auth, codes[0], unknown[0])
+        extra_env = dict(item.split("=", 1) for item in args.real_env)
+
+        configs: list[Config] = []
+        port = args.first_port
+        for backend in backends:
+            store = stores[backend]
+            key = config_key("raw", backend, 1)
+            server = raw_server(store, port, tmp, base_env, pg_access=args.raw_pg_access, name=key)
+            configs.append(Config(key, "raw", backend, 1, server, store))
+            port += 1
+            for n in workers:
+                key = config_key("real", backend, n)
+                server = real_server(
+                    store,
+                    port,
+                    tmp,
+                    base_env,
+                    args.real_src,
+                    extra_env,
+                    workers=n,
+                    rate_limit_storage=args.rate_limit_storage if n > 1 else None,
+                    name=key,
+                )
+                configs.append(Config(key, "real", backend, n, server, store))
+                port += 1
+        by_key = {c.key: c for c in configs}
+
+        for config in configs:
+            up.enter_context(config.server.running())
+            sanity(config.server.base, auth, codes[0], unknown[0])
+        for config in configs:
+            wait_for_others(args.other_wait)
+            run_wrk(wrk, f"{config.key} warm-up", config.server, path, single, wrk_env,
+                    seconds=args.warmup, store=config.store, **load)  # fmt: skip
+
+        for i in range(args.rounds):
+            order = configs[i % len(configs) :] + configs[: i % len(configs)]
+            for config in order:
                 wait_for_others(args.other_wait)
-                run_wrk(
+                if config.real:
+                    config.store.reset_audit()
+                measured = run_wrk(
                     wrk,
-                    f"{server.name} warm-up",
-                    server,
+                    f"{config.key} #{i + 1}",
+                    config.server,
                     path,
                     single,
                     wrk_env,
-                    seconds=args.warmup,
+                    seconds=args.seconds,
+                    quiet_wait=args.quiet_wait,
+                    store=config.store,
                     **load,
                 )
-            for i in range(args.rounds):
-                for server in (real, raw) if i % 2 == 0 else (raw, real):
-                    wait_for_others(args.other_wait)
-                    rounds[server.name].append(
-                        run_wrk(
-                            wrk,
-                            f"{server.name} #{i + 1}",
-                            server,
-                            path,
-                            single,
-                            wrk_env,
-                            seconds=args.seconds,
-                            quiet_wait=args.quiet_wait,
-                            **load,
-                        )
-                    )
+                if config.real:
+                    measured.audit_rows = config.store.audit_rows()
+                config.rounds.append(measured)
+
+        extras: dict[str, Any] = {}
+        bulk: dict[str, Any] = {}
+        for backend in backends:
+            config = by_key[config_key("real", backend, min(workers))]
             if args.extra_seconds:
-                wait_for_others(args.other_wait)
-                plus = run_wrk(
-                    wrk,
-                    "real plus",
-                    real,
-                    f"{HES}/check-hes-code-plus",
-                    single,
-                    wrk_env,
-                    seconds=args.extra_seconds,
-                    **load,
-                )
-                extra["real_plus"] = {**asdict(plus), "connections": args.connections}
-                wait_for_others(args.other_wait)
-                bulk_wrk = run_wrk(
-                    wrk,
-                    "real bulk",
-                    real,
-                    f"{HES}/check-hes-codes",
-                    HERE / "hes_bulk.lua",
-                    bulk_env,
-                    seconds=args.extra_seconds,
-                    connections=4,
-                    threads=args.threads,
-                )
-                extra["real_bulk"] = {**asdict(bulk_wrk), "connections": 4}
+                for name, endpoint, script, env, connections in (
+                    ("plus", "check-hes-code-plus", single, wrk_env, args.connections),
+                    ("bulk", "check-hes-codes", HERE / "hes_bulk.lua", bulk_env, 4),
+                ):
+                    wait_for_others(args.other_wait)
+                    config.store.reset_audit()
+                    extra = run_wrk(
+                        wrk,
+                        f"{config.key} {name}",
+                        config.server,
+                        f"{HES}/{endpoint}",
+                        script,
+                        env,
+                        seconds=args.extra_seconds,
+                        connections=connections,
+                        threads=args.threads,
+                        store=config.store,
+                    )
+                    extras[f"{config.key} {endpoint}"] = {
+                        **asdict(extra),
+                        "connections": connections,
+                    }
             wait_for_others(args.other_wait)
             wait_for_quiet(args.quiet_wait)
-            bulk = bulk_latency(real.base, auth, codes, requests=args.bulk_requests, size=500)
-            print(f"  bulk of 500: {bulk}", file=sys.stderr)
-        audit_rows = last_audit_id(db) - audit_before
+            config.store.reset_audit()
+            bulk[backend] = bulk_latency(
+                config.server.base, auth, codes, requests=args.bulk_requests, size=500
+            )
+            print(f"  {config.key} bulk of 500: {bulk[backend]}", file=sys.stderr)
 
-    real_result, raw_result = median_result(rounds["real"]), median_result(rounds["raw"])
-    ratio = real_result.rps / raw_result.rps
+        medians = {c.key: asdict(median_result(c.rounds)) for c in configs}
+        open_result: dict[str, Any] = {}
+        if args.open_seconds > 0:
+            floor_key = "raw-sqlite" if "sqlite" in backends else f"raw-{backends[0]}"
+            if args.open_rate:
+                rate, source = args.open_rate, "--open-rate"
+            else:
+                rate = medians[floor_key]["rps"] / 2
+                source = f"half the median req/s of {floor_key} above"
+            chosen = (
+                [c.key for c in configs]
+                if args.open_configs == "all"
+                else [k.strip() for k in args.open_configs.split(",") if k.strip()]
+            )
+            unknown_keys = [k for k in chosen if k not in by_key]
+            if unknown_keys:
+                raise SystemExit(f"--open-configs: no such server {unknown_keys}")
+            # the target's configuration first, the floor last
+            chosen.sort(key=lambda k: (k != "real-sqlite-1w", k.startswith("raw"), k))
+            runs: dict[str, list[dict[str, Any]]] = {k: [] for k in chosen}
+            for i in range(args.open_rounds):
+                for key in chosen if i % 2 == 0 else chosen[::-1]:
+                    config = by_key[key]
+                    wait_for_others(args.other_wait)
+                    wait_for_quiet(args.quiet_wait)
+                    if config.real:
+                        config.store.reset_audit()
+                    runs[key].append(
+                        open_loop(
+                            config,
+                            bodies_file,
+                            wrk_env,
+                            rate=rate,
+                            seconds=args.open_seconds,
+                            warmup=args.open_warmup,
+                            connections=args.open_connections,
+                        )
+                    )
+            open_result = {
+                "rate": round(rate),
+                "rate_source": source,
+                "seconds": args.open_seconds,
+                "warmup": args.open_warmup,
+                "connections": args.open_connections,
+                "runs": runs,
+            }
+
     result: dict[str, Any] = {
         "finished_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
+        "postgresql": pg_store.server_facts(args.pg) if "postgresql" in backends else None,
+        "pg_database": args.pg_database,
+        "raw_pg_access": args.raw_pg_access,
+        "rate_limit_storage": args.rate_limit_storage
+        if max(workers) > 1
+        else "none (one worker: memory://)",
+        "backends": backends,
+        "workers": workers,
         "persons": meta["persons"],
         "seconds": args.seconds,
         "warmup": args.warmup,
@@ -626,20 +1098,14 @@ def main() -> None:
         "rounds": args.rounds,
         "real_src": str(args.real_src) if args.real_src else "working tree",
         "real_env": args.real_env,
-        "real": asdict(real_result),
-        "raw": asdict(raw_result),
-        "real_rounds": [asdict(r) for r in rounds["real"]],
-        "raw_rounds": [asdict(r) for r in rounds["raw"]],
-        "ratio": round(ratio, 3),
+        "medians": medians,
+        "rounds_by_config": {c.key: [asdict(r) for r in c.rounds] for c in configs},
+        "ratios": ratios(medians, backends, workers),
         "bulk_latency": bulk,
-        "audit_rows": audit_rows,
-        **extra,
-        "targets": {
-            "ratio": ratio >= TARGET_RATIO,
-            "p99": real_result.p99_ms < TARGET_P99_MS,
-            "bulk": bulk["p99_ms"] < TARGET_BULK_MS,
-        },
+        "extras": extras,
+        "open_loop": open_result,
     }
+    result["targets"] = targets(result)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     (args.out / f"hes-{stamp}.json").write_text(json.dumps(result, indent=1) + "\n", "utf-8")

@@ -56,6 +56,7 @@ from run_hes import (
     real_server,
     reset_audit,
     sanity,
+    tree_cpu_seconds,
     wait_for_others,
     wait_for_quiet,
 )
@@ -69,21 +70,6 @@ GRANIAN_LIMITS = [
     *("--backpressure", "4096", "--log-level", "warning"),
 ]
 """``saglik serve``'s granian settings, for the servers started from granian's command line."""
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` and its descendants (granian serves from a child process)."""
-    total, pending = 0.0, [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        pending.extend(int(child) for child in children)
-    return total
 
 
 def measure(

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     rate_limit_storage: str = "memory://"
     """Where users' rate-limit counts live: ``memory://`` (one worker) or ``redis://host:port/db``
     (every worker and machine; ``services/rate_limits.py``)."""
-    read_threads: Annotated[int, Field(ge=1, le=256)] = 8
+    read_threads: Annotated[int, Field(ge=1, le=256)] = 4
     """Threads (each with one connection) a worker runs G2G reads on, PostgreSQL only; more
     concurrent calls queue for them (``store/read_pool.py``)."""
     audit_batch_max: Annotated[int, Field(ge=1)] = 512
