@@ -740,6 +740,16 @@ def run_rows(medians: dict[str, Any], rounds_by_key: dict[str, list[Any]]) -> li
     return lines
 
 
+def record(out: Path, kind: str, result: dict[str, Any], text: str) -> None:
+    """Writes ``results/<kind>-<UTC time>.json`` and ``.md``, and prints the markdown."""
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    dumped = json.dumps(result, ensure_ascii=False, indent=1)
+    (out / f"{kind}-{stamp}.json").write_text(dumped + "\n", "utf-8")
+    (out / f"{kind}-{stamp}.md").write_text(text, "utf-8")
+    print(text)
+
+
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     pg = result.get("postgresql")
@@ -1106,12 +1116,7 @@ def main() -> None:
         "open_loop": open_result,
     }
     result["targets"] = targets(result)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    (args.out / f"hes-{stamp}.json").write_text(json.dumps(result, indent=1) + "\n", "utf-8")
-    text = markdown(result)
-    (args.out / f"hes-{stamp}.md").write_text(text, "utf-8")
-    print(text)
+    record(args.out, "hes", result, markdown(result))
 
 
 if __name__ == "__main__":

@@ -57,6 +57,7 @@ from run_hes import (
     ratio,
     raw_server,
     real_server,
+    record,
     run_rows,
     run_wrk,
 )
@@ -407,14 +408,7 @@ def main() -> None:
         "targets": goals,
         "waited_for_others_s": waited,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    (args.out / f"obs-{stamp}.json").write_text(
-        json.dumps(result, ensure_ascii=False, indent=1) + "\n", "utf-8"
-    )
-    text = markdown(result)
-    (args.out / f"obs-{stamp}.md").write_text(text, "utf-8")
-    print(text)
+    record(args.out, "obs", result, markdown(result))
 
 
 if __name__ == "__main__":

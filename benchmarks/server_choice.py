@@ -54,6 +54,7 @@ from run_hes import (
     parse_wrk,
     raw_server,
     real_server,
+    record,
     reset_audit,
     sanity,
     tree_cpu_seconds,
@@ -323,12 +324,7 @@ def main() -> None:
         "ratios": ratios(rounds, quiet=False),
         "quiet_ratios": ratios(rounds, quiet=True),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    (args.out / f"server-{stamp}.json").write_text(json.dumps(result, indent=1) + "\n", "utf-8")
-    text = markdown(result)
-    (args.out / f"server-{stamp}.md").write_text(text, "utf-8")
-    print(text)
+    record(args.out, "server", result, markdown(result))
 
 
 if __name__ == "__main__":
