@@ -740,6 +740,17 @@ def run_rows(medians: dict[str, Any], rounds_by_key: dict[str, list[Any]]) -> li
     return lines
 
 
+def benchmark_store(db: Path, persons: int) -> dict[str, Any]:
+    """The SQLite benchmark store's metadata (credential, sampled codes), the store built by
+    ``load_hes.py`` first if it or its metadata is missing."""
+    meta_path = db.with_suffix(".json")
+    if not db.exists() or not meta_path.exists():
+        loader = [sys.executable, str(HERE / "load_hes.py"), str(db), "--force"]
+        subprocess.run([*loader, "--persons", str(persons)], check=True, timeout=3600)
+    meta: dict[str, Any] = json.loads(meta_path.read_text("utf-8"))
+    return meta
+
+
 def record(out: Path, kind: str, result: dict[str, Any], text: str) -> None:
     """Writes ``results/<kind>-<UTC time>.json`` and ``.md``, and prints the markdown."""
     out.mkdir(parents=True, exist_ok=True)
@@ -919,11 +930,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     wrk = ensure_wrk()
     db: Path = args.db.resolve()
-    meta_path = db.with_suffix(".json")
-    if not db.exists() or not meta_path.exists():
-        loader = [sys.executable, str(HERE / "load_hes.py"), str(db), "--force"]
-        subprocess.run([*loader, "--persons", str(args.persons)], check=True, timeout=3600)
-    meta = json.loads(meta_path.read_text("utf-8"))
+    meta = benchmark_store(db, args.persons)
     auth = (meta["username"], meta["password"])
     codes: list[str] = meta["codes"]
     unknown: list[str] = meta["unknown"]

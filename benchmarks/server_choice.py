@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import os
 import random
 import resource
@@ -47,6 +46,7 @@ from run_hes import (
     HES,
     Server,
     WrkResult,
+    benchmark_store,
     cpu_sample,
     ensure_wrk,
     machine,
@@ -262,11 +262,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds: the servers are stopped
     wrk = ensure_wrk()
     db: Path = args.db.resolve()
-    meta_path = db.with_suffix(".json")
-    if not db.exists() or not meta_path.exists():
-        loader = [sys.executable, str(HERE / "load_hes.py"), str(db), "--force"]
-        subprocess.run([*loader, "--persons", str(args.persons)], check=True, timeout=3600)
-    meta = json.loads(meta_path.read_text("utf-8"))
+    meta = benchmark_store(db, args.persons)
     auth = (meta["username"], meta["password"])
 
     with tempfile.TemporaryDirectory(prefix="server-choice-") as tmp_name:

@@ -12,6 +12,6 @@ def current_account(authn: Authenticator, env: str, username: str) -> Account | 
     """The gateway's first two steps: the users made current with the store's credentials
     version (read as a request begins), then the lookup by name."""
     with authn._engine.connect() as conn:
-        version = state.credentials_version(conn)
+        version = state.versions(conn).credentials
     asyncio.run(authn.sync(version))
     return authn.account(env, username)

@@ -176,7 +176,7 @@ def test_invalid_user_settings_are_refused_and_nothing_is_stored(
 
 def _version(store: Engine) -> int:
     with store.connect() as conn:
-        return state.credentials_version(conn)
+        return state.versions(conn).credentials
 
 
 def test_an_unknown_institution_is_refused(store: Engine, accounts: AccountService) -> None:

@@ -22,7 +22,7 @@ ANKARA, CANKAYA = 6, 1231
 
 def _version(store: Engine) -> int:
     with store.connect() as conn:
-        return state.credentials_version(conn)
+        return state.versions(conn).credentials
 
 
 def test_an_update_changes_only_what_is_given(

@@ -103,10 +103,6 @@ def versions(conn: Connection) -> Versions:
     return versions_of(conn.execute(VERSIONS_QUERY).all())
 
 
-def credentials_version(conn: Connection) -> int:
-    return versions(conn).credentials
-
-
 def _bump(conn: Connection, key: str) -> None:
     """One upsert that increments in the database: a read-then-write would let two concurrent
     changes write the same number (a worker reading between them would miss the second), and an
