@@ -86,4 +86,4 @@ def test_concurrent_user_changes_each_move_the_credentials_version(
         results = _race(engine, _bump, rounds=10)
         assert not [r for r in results if isinstance(r, Exception)], results
         with engine.connect() as conn:
-            assert state.credentials_version(conn) == THREADS * 10
+            assert state.versions(conn).credentials == THREADS * 10
