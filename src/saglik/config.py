@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     """Origins whose browser pages may call the G2G methods (``https://app.example``, or ``*``
     for any); empty: no CORS headers at all."""
     log_level: str = "INFO"
+    console_idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
+    """A console session left unused this long is over (README "Console")."""
+    console_session_hours: Annotated[int, Field(ge=1, le=7 * 24)] = 12
+    """No console session outlives this, however busy: a stolen cookie stops working by then."""
     metrics_token: Annotated[SecretStr, Field(min_length=16)] | None = None
     """The bearer token ``GET /metrics`` requires; unset, the path does not exist."""
     body_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0

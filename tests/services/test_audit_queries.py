@@ -3,18 +3,24 @@ answered through pseudonyms after real G2G calls over a socket."""
 
 from __future__ import annotations
 
+import ast
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import Engine
 
+from saglik import web
 from saglik.domain.clock import ManualClock
 from saglik.domain.errors import InvalidInput, NotFound
+from saglik.domain.hes import HesError
 from saglik.services.accounts import AccountService
-from saglik.services.audit_queries import AuditQueries
+from saglik.services.audit_queries import CALL_OUTCOMES, AuditQueries
+from saglik.web.gateway import Denial
+from saglik.web.pipeline import AUDIT_UNAVAILABLE
 from tests.change_support import change_log
 from tests.conftest import Holder, LiveServer
 
@@ -102,12 +108,73 @@ def test_calls_filter_by_institution_method_and_time(
     assert queries.calls(institution=name, method="check-hes-codes") == []
 
 
+def test_calls_filter_by_outcome(
+    http: httpx.Client, accounts: AccountService, make_holder: MakeHolder, queries: AuditQueries
+) -> None:
+    holder = make_holder()
+    name, (username, password) = _institution_user(accounts)
+    assert _check(http, (username, password), holder.code) == 200
+    assert _check(http, (username, password), "ZZ9ZZ9ZZ99") == 400
+    assert _check(http, (username, "not-the-password"), holder.code) == 401
+    assert [c.outcome for c in queries.calls(institution=name)] == [
+        "wrong-password",
+        "hescodenotfound",
+        "ok",
+    ]
+    for outcome in ("ok", "hescodenotfound", "wrong-password"):
+        assert [c.outcome for c in queries.calls(institution=name, outcome=outcome)] == [outcome]
+    assert queries.calls(institution=name, outcome="throttled") == []
+
+
+def _written_outcomes() -> set[str]:
+    """The outcomes the web layer writes as literals: ``Reply(response, "x")`` (or a module
+    constant), and the ÖBS handlers' ``(payload, "x", refs)``."""
+    found: set[str] = set()
+    for path in Path(web.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        constants = {
+            target.id: node.value.value
+            for node in tree.body
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+            for target in node.targets
+            if isinstance(target, ast.Name) and isinstance(node.value.value, str)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "Reply"
+                and len(node.args) >= 2
+            ):
+                outcome = node.args[1]
+            elif (
+                isinstance(node, ast.Tuple) and len(node.elts) == 3 and path.name == "obs_routes.py"
+            ):
+                outcome = node.elts[1]
+            else:
+                continue
+            if isinstance(outcome, ast.Constant) and isinstance(outcome.value, str):
+                found.add(outcome.value)
+            elif isinstance(outcome, ast.Name) and outcome.id in constants:
+                found.add(constants[outcome.id])
+    return found
+
+
+def test_the_outcomes_offered_are_exactly_those_the_pipeline_records() -> None:
+    errors = {cls.error_key for cls in HesError.__subclasses__()}
+    denials = {d.value for d in Denial}
+    recorded = (_written_outcomes() | errors | denials) - {AUDIT_UNAVAILABLE}
+    assert len(CALL_OUTCOMES) == len(set(CALL_OUTCOMES))
+    assert set(CALL_OUTCOMES) == recorded
+
+
 def test_bad_questions_are_refused_clearly(queries: AuditQueries, clock: ManualClock) -> None:
     with pytest.raises(NotFound):
         queries.calls(institution="No Such Institution Here")
     for bad in (
         lambda: queries.calls(method="no-such-method"),
         lambda: queries.calls(env="prod"),
+        lambda: queries.calls(outcome="fine"),
         lambda: queries.calls(since=clock.now(), until=clock.now()),
         lambda: queries.calls(since=clock.now().replace(tzinfo=None)),
         lambda: queries.calls(limit=0),

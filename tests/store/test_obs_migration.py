@@ -10,7 +10,13 @@ from saglik.store.schema import metadata
 from tests.store.test_migrations import app_tables, schema_diff
 
 OBS_TABLES = {"death_forms", "death_causes", "death_form_history", "districts"}
-LATER_TABLES = {"operator_tokens", "operator_changes", "auth_failures", "job_leases"}  # 0004–0006
+LATER_TABLES = {
+    "operator_tokens",
+    "operator_changes",
+    "auth_failures",
+    "job_leases",
+    "console_sessions",
+}  # 0004–0007
 
 
 def test_0002_follows_0001() -> None:

@@ -2,16 +2,13 @@
 Swagger UI renders each of the three documents under the Content-Security-Policy the server
 sends, and the browser reports no violation of it and no error.
 
-Without ``/usr/bin/chromium`` (or Playwright) the test is skipped, except under CI=true, where it
-fails: ``.ci/run`` installs chromium first. Browsers are never downloaded."""
+Browser availability: ``tests/browser_support.py``."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
@@ -21,10 +18,10 @@ from saglik.services.bootstrap import ensure_store
 from saglik.store.engine import make_engine
 from saglik.web.docs import SPECS
 from saglik.web.security_headers import CONTENT_SECURITY_POLICY
+from tests.browser_support import launched_browser
 from tests.conftest import BASE_TIME, start_server
 from tests.web.openapi_support import contract_spec
 
-CHROMIUM = Path("/usr/bin/chromium")
 WAIT_MS = 20_000
 
 VIOLATION_LISTENER = """
@@ -36,25 +33,9 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """Installed before any of the page's scripts: every violation the browser reports, as text."""
 
 
-def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: .ci/run installs it)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        _unavailable(f"no browser at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install -e '.[test]')")
-    with sync_playwright() as playwright:
-        # --no-sandbox: the suite may run as root (CI does), where chromium's sandbox refuses
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield launched
-        launched.close()
+    yield from launched_browser()
 
 
 @pytest.fixture(scope="module")

@@ -51,6 +51,8 @@ DOC_ROUTES = {
     "/openapi/{name}.yaml",
 }
 """Routes that serve the documentation itself and are deliberately not part of the HES contract."""
+CONSOLE = "/console"
+"""The operator console's pages and assets (``web/console``)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,6 +117,8 @@ def app_routes(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, str]]
         app = create_app(Settings(database_url="unused-engine-injected"), engine=engine)
         served: set[tuple[str, str]] = set()
         for route in app.routes:
+            if isinstance(route, Mount | Route) and route.path.startswith(CONSOLE):
+                continue  # HTML pages for people, not an API: tests/web/console
             if isinstance(route, Mount):
                 if route.path == "/admin/api":
                     continue  # the operator API: admin.yaml, test_admin_openapi_contract.py

@@ -252,7 +252,8 @@ def serve(
             "connections per worker lowered to fit the open-file limit (ulimit -n)",
             extra={"fields": {"connections": connections, "configured": wanted}},
         )
-    console.print(f"saglik listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    base = f"http://{host}:{port}"
+    console.print(f"saglik listening on {base}  (docs: {base}/docs, console: {base}/console)")
     engine().dispose()
     # Each worker a fresh interpreter, not a fork of this one: this process has imported
     # prometheus_client before the metrics directory existed, and the library picks its

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from saglik.domain import hescode
+from saglik.domain import hescode, outcomes
 from saglik.domain.errors import InvalidInput
 from saglik.domain.methods import ALL_METHODS, ENVIRONMENTS, UNKNOWN_METHOD
 from saglik.domain.tckn import is_valid_tckn
@@ -19,6 +19,25 @@ from saglik.store.audit_repo import CallRecord
 from saglik.store.changes_repo import ChangeRecord
 
 MAX_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeGroup:
+    key: str
+    outcomes: tuple[str, ...]
+
+
+OUTCOME_GROUPS: tuple[OutcomeGroup, ...] = (
+    OutcomeGroup("answered", outcomes.ANSWERED),
+    OutcomeGroup("rejected", outcomes.REJECTED),
+    OutcomeGroup("refused", outcomes.REFUSED),
+)
+"""Every outcome a G2G call's audit row can carry: answered (found or not), rejected for how it
+was asked (after admission, or to no method), refused by the gateway (its ``Denial`` values).
+The web layer writes them and is not imported here; tests/services/test_audit_queries.py holds
+this list to the values it writes, so the filter offers exactly what the trail can hold."""
+
+CALL_OUTCOMES: tuple[str, ...] = tuple(o for group in OUTCOME_GROUPS for o in group.outcomes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +85,14 @@ class AuditQueries:
         institution: str | None = None,
         method: str | None = None,
         env: str | None = None,
+        outcome: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
     ) -> list[CallRecord]:
         _check_window(since, until, limit)
+        if outcome is not None and outcome not in CALL_OUTCOMES:
+            raise InvalidInput(f"unknown outcome; known: {', '.join(CALL_OUTCOMES)}")
         if method is not None and method not in (*ALL_METHODS, UNKNOWN_METHOD):
             raise InvalidInput(f"unknown method; known: {', '.join(ALL_METHODS)}")
         if env is not None and env not in ENVIRONMENTS:
@@ -86,6 +108,7 @@ class AuditQueries:
                 institution_id=institution_id,
                 method=method,
                 env=env,
+                outcome=outcome,
                 since=since,
                 until=until,
                 limit=limit,

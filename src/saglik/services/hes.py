@@ -274,11 +274,12 @@ class HesDataService:
     ) -> tuple[str, datetime]:
         """Issues a fresh unguessable code (or the given one); ``valid_for=None`` = no expiry."""
         now = self._clock.now()
-        expires = NO_EXPIRY if valid_for is None else now + valid_for
         if valid_for is not None and valid_for <= timedelta(0):
             raise HesDataError("validity must be positive")
-        if valid_for is not None and expires >= NO_EXPIRY:
+        if valid_for is not None and valid_for >= NO_EXPIRY - now:
+            # compared as spans: ``now + valid_for`` past the year 9999 would overflow
             raise HesDataError("validity reaches the no-expiry date: issue it with no expiry")
+        expires = NO_EXPIRY if valid_for is None else now + valid_for
         with self._engine.begin() as conn:
             person = self._person(conn, env, identity_number)
             chosen = code

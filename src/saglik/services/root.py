@@ -9,6 +9,7 @@ audit key ring, and a worker builds each service once. The web layer adds only w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 
 from sqlalchemy import Engine
@@ -21,9 +22,12 @@ from saglik.services.accounts import AccountService
 from saglik.services.audit_queries import AuditQueries
 from saglik.services.authn import Authenticator
 from saglik.services.changes import SYSTEM, Actor, ChangeLog, store_pseudonymizer
+from saglik.services.console_sessions import ConsoleSessions
+from saglik.services.dashboards import Dashboards
 from saglik.services.hes import HesDataService, HesQueryService
 from saglik.services.obs import ObsQueryService, ObsRegistryService
 from saglik.services.operator_tokens import OperatorTokens
+from saglik.services.places import Places
 from saglik.services.rate_limits import RateLimits
 from saglik.services.throttle import GuessThrottle
 from saglik.store import state
@@ -75,6 +79,26 @@ class ServiceRoot:
     def operator_tokens(self) -> OperatorTokens:
         # checking a token changes nothing, so its change log is never written
         return OperatorTokens(self.engine, self.clock, self.change_log(SYSTEM))
+
+    @cached_property
+    def dashboards(self) -> Dashboards:
+        return Dashboards(self.engine, self.clock)
+
+    @cached_property
+    def places(self) -> Places:
+        return Places(self.engine)
+
+    @cached_property
+    def console_sessions(self) -> ConsoleSessions:
+        return ConsoleSessions(
+            self.engine,
+            self.clock,
+            self.operator_tokens,
+            self.guesses,
+            self.change_log,
+            idle=timedelta(minutes=self.settings.console_idle_minutes),
+            lifetime=timedelta(hours=self.settings.console_session_hours),
+        )
 
     @cached_property
     def hes_queries(self) -> HesQueryService:

@@ -48,7 +48,8 @@ class GuessThrottle:
             return throttle_repo.locked_until(conn, keys.checked(), self._clock.now())
 
     def failed(self, keys: throttle.Keys) -> None:
-        """Counts a wrong password on both keys (blocking: call it off the loop)."""
+        """Counts a wrong password on both keys, once if they are one (blocking: call it off the
+        loop)."""
         now = self._clock.now()
 
         def counter(failures: int, last: datetime | None) -> tuple[int, datetime | None]:
@@ -59,7 +60,7 @@ class GuessThrottle:
         with self._engine.begin() as conn:
             locks = {
                 key: throttle_repo.count_failure(conn, key, now, counter)
-                for key in (keys.user, keys.address)
+                for key in dict.fromkeys((keys.user, keys.address))
             }
         self._known.value.update({key: until for key, until in locks.items() if until is not None})
 

@@ -41,6 +41,7 @@ def list_calls(
     institution_id: int | None = None,
     method: str | None = None,
     env: str | None = None,
+    outcome: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     subject_refs: Sequence[str] | None = None,
@@ -79,6 +80,8 @@ def list_calls(
         query = query.where(audit_events.c.method == method)
     if env is not None:
         query = query.where(audit_events.c.env == env)
+    if outcome is not None:
+        query = query.where(audit_events.c.outcome == outcome)
     if since is not None:
         query = query.where(audit_events.c.occurred_at >= since)
     if until is not None:

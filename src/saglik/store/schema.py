@@ -324,3 +324,16 @@ operator_changes = Table(
 """Append-only log of every operator change: who, what, when, and before/after as JSON. The
 person concerned is named only by the audit pseudonym (``subject_ref``), as in ``audit_events``;
 ``target`` holds non-personal keys (institution, username, FormNo)."""
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("token_id", ForeignKey("operator_tokens.id"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+)
+"""Signed-in browser sessions of the operator console. Kept in the store, not in the cookie, so
+signing out (or revoking the token that signed in) ends the session in every worker at once; only
+the SHA-256 of the cookie's value is kept, as for operator tokens."""

@@ -23,6 +23,7 @@ from saglik.services.root import build
 from saglik.store import migrate
 from saglik.web import docs, hes_routes, metrics, obs_routes, problems, security_headers
 from saglik.web.admin.mount import admin_mount
+from saglik.web.console.mount import console_routes
 from saglik.web.cors import G2GCors
 from saglik.web.gateway import Gateway
 from saglik.web.hes_routes import HesWire
@@ -139,6 +140,7 @@ def create_app(
         *(route for service in g2g for route in environment_routes(service)),
         *docs.routes(),
         admin_mount(root),
+        *console_routes(root, gateway),
     ]
     # run under uvicorn (the tests do, and one may), its own access line would carry the query
     # string, where ÖBS sends identity numbers and names; AccessLogMiddleware is the access log

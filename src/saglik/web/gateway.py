@@ -155,17 +155,17 @@ class Gateway:
     def client_ip(self, request: Request) -> str | None:
         """The peer address, or the nearest untrusted hop of X-Forwarded-For behind our proxies."""
         peer = request.client.host if request.client else None
-        if not self._trusted or peer is None or not self._is_trusted(peer):
+        if not self._trusted or peer is None or not self.is_trusted(peer):
             return peer
         hops = [
             h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()
         ]
         for hop in reversed(hops):
-            if not self._is_trusted(hop):
+            if not self.is_trusted(hop):
                 return hop
         return peer
 
-    def _is_trusted(self, address: str) -> bool:
+    def is_trusted(self, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:

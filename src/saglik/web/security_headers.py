@@ -4,9 +4,10 @@
   proxy or CDN between the caller and this service may keep a copy. An answer that states its own
   ``Cache-Control`` keeps it: only the Swagger UI's packaged files do (``docs.py``).
 - ``X-Content-Type-Options: nosniff``: a browser renders nothing but what the content type says.
-- HTML answers (``/docs`` only) also get ``X-Frame-Options: DENY`` and a Content-Security-Policy
-  that lets the page run the Swagger UI from this origin's files and nothing else (no inline
-  script, no other host, no framing).
+- HTML answers (``/docs`` and ``/console``) also get ``X-Frame-Options: DENY``, ``Referrer-Policy:
+  same-origin`` and a Content-Security-Policy that lets the page run its scripts from this
+  origin's files and nothing else (no inline script or style, no other host, no framing). The
+  console's policy differs in one word: its forms may be submitted, to this origin only.
 
 Pure ASGI on the hot path of every G2G call: the header pairs are built once, and an answer's
 start message is scanned once and given them; the body is never touched.
@@ -23,25 +24,41 @@ CONTENT_SECURITY_POLICY = (
 """What ``/docs`` needs: its scripts and stylesheet from this origin, the ``data:`` icons of the
 stylesheet, and fetches of ``/openapi/*.json`` and of "Try it out" calls to this origin."""
 
+CONSOLE_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "form-action 'none'", "form-action 'self'"
+)
+"""The console's pages: the same, and their forms post to this origin."""
+
+CONSOLE_PREFIX = "/console"
+
 _EVERY = ((b"x-content-type-options", b"nosniff"),)
 _NO_STORE = ((b"cache-control", b"no-store"),)
-_HTML = (
-    (b"x-frame-options", b"DENY"),
-    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-)
+
+
+def _html(policy: str) -> tuple[tuple[bytes, bytes], ...]:
+    return (
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"same-origin"),
+        (b"content-security-policy", policy.encode()),
+    )
+
+
+_POLICIES = {False: _html(CONTENT_SECURITY_POLICY), True: _html(CONSOLE_CONTENT_SECURITY_POLICY)}
 _ADDED = {
-    (has_cache_control, html): (
+    (has_cache_control, html, console): (
         *_EVERY,
         *(() if has_cache_control else _NO_STORE),
-        *(_HTML if html else ()),
+        *(_POLICIES[console] if html else ()),
     )
     for has_cache_control in (False, True)
     for html in (False, True)
+    for console in (False, True)
 }
-"""The pairs to add, by (the answer set Cache-Control itself, the answer is HTML)."""
+"""The pairs to add, by (the answer set Cache-Control itself, the answer is HTML, the path is the
+console's)."""
 
 
-PLAIN = {name.decode(): value.decode() for name, value in _ADDED[False, False]}
+PLAIN = {name.decode(): value.decode() for name, value in _ADDED[False, False, False]}
 """The headers of a non-HTML answer, for the one answer sent outside this middleware: the 500 of
 an unexpected error, which Starlette sends from its outermost layer."""
 
@@ -55,6 +72,9 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        path = scope["path"]
+        console = path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = message.get("headers", ())
@@ -65,7 +85,7 @@ class SecurityHeaders:
                     elif name == b"content-type":
                         html = value[:9].lower() == b"text/html"
                 # a new list: the one in the message may be a response object's own
-                message["headers"] = [*headers, *_ADDED[has_cache_control, html]]
+                message["headers"] = [*headers, *_ADDED[has_cache_control, html, console]]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -13,12 +13,11 @@ from http import HTTPStatus
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from saglik.domain.errors import Conflict, InvalidInput, NotFound
 from saglik.web import problems
+from saglik.web.refusals import STORE_UNAVAILABLE, refusal
 
 log = logging.getLogger("saglik.admin")
 
@@ -85,9 +84,9 @@ def store_unavailable(where: str) -> Response:
 
 
 def endpoint(handler: Handler) -> Handler:
-    """Maps refusals to statuses: InvalidInput 422, NotFound 404, Conflict 409; a store that cannot
-    be reached 503. Anything else is logged by type only (its message may hold the data being
-    written) and answered 500, never with a traceback."""
+    """Maps the services' refusals to statuses (``web/refusals.py``). Anything else is logged by
+    type only (its message may hold the data being written) and answered 500, never with a
+    traceback."""
 
     @functools.wraps(handler)
     async def guarded(request: Request) -> Response:
@@ -95,23 +94,16 @@ def endpoint(handler: Handler) -> Handler:
             return await handler(request)
         except ApiError as exc:
             return exc.response()
-        except InvalidInput as exc:
-            return problem(422, str(exc))
-        except NotFound as exc:
-            return problem(404, str(exc))
-        except Conflict as exc:
-            return problem(409, str(exc))
-        except IntegrityError:
-            # two operators writing the same key at once: the loser's unique check passed
-            return problem(409, "the change clashes with a concurrent one; read and retry")
-        except DataError:
-            return problem(422, "a value does not fit what the store can hold")
-        except OperationalError:
-            return store_unavailable(handler.__name__)
         except ClientDisconnect:
             raise  # nobody to answer: the app logs it at INFO (web/app.py)
         except Exception as exc:
-            log.error("operator API %s failed: %s", handler.__name__, type(exc).__name__)
-            return problem(500, "Internal error")
+            found = refusal(exc)
+            if found is None:
+                log.error("operator API %s failed: %s", handler.__name__, type(exc).__name__)
+                return problem(500, "Internal error")
+            status, detail = found
+            if status == STORE_UNAVAILABLE:
+                return store_unavailable(handler.__name__)
+            return problem(status, detail)
 
     return guarded
