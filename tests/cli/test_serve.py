@@ -136,7 +136,8 @@ def test_first_start_serves_the_sandbox_and_stops_cleanly(
     served = serve()
     _wait_for_stdout(served, "username: sandbox")
     username, password = _credentials(served.out)
-    assert f"listening on {served.base_url}" in served.out
+    assert f"listening on {served.base_url}  (docs: {served.base_url}/docs)\n" in served.out
+    assert f"console: {served.base_url}/console  (token: saglik token create NAME)\n" in served.out
     engine = store_file.engine()
     try:
         assert migrate.current_revision(engine) == migrate.head_revision()

@@ -253,7 +253,9 @@ def serve(
             extra={"fields": {"connections": connections, "configured": wanted}},
         )
     base = f"http://{host}:{port}"
-    console.print(f"saglik listening on {base}  (docs: {base}/docs, console: {base}/console)")
+    # soft_wrap: a line a script or a test reads whole, whatever the terminal's width
+    console.print(f"saglik listening on {base}  (docs: {base}/docs)", soft_wrap=True)
+    console.print(f"console: {base}/console  (token: saglik token create NAME)", soft_wrap=True)
     engine().dispose()
     # Each worker a fresh interpreter, not a fork of this one: this process has imported
     # prometheus_client before the metrics directory existed, and the library picks its
