@@ -30,6 +30,7 @@ from saglik.web.console.pages import (
     optional,
     text,
     values,
+    whole,
 )
 
 METHOD_GROUPS = (("HES", HES_METHODS), ("ÖBS", OBS_METHODS))
@@ -117,8 +118,9 @@ def place_names(places: Places, users: list[UserRecord], chosen: str) -> PlaceNa
     scoped = {u.province_code for u in users if u.district_code is not None}
     for plate in sorted(p for p in scoped if p is not None):
         names.districts.update(places.districts(plate))
-    if chosen.isdigit() and len(chosen) < 4:
-        names.chosen = places.districts(int(chosen))
+    chosen_plate = whole(chosen, 3)
+    if chosen_plate is not None:
+        names.chosen = places.districts(chosen_plate)
     return names
 
 

@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 from saglik.domain.obs import ISTANBUL, DeathRecord
 from saglik.services.obs import DeathFormInput, submitted_form
 from saglik.web.console.i18n import N_
-from saglik.web.console.pages import text
+from saglik.web.console.pages import text, whole
 
 PART_ONE = (1, 2, 3, 4)
 """``CauseInput.kind`` of the certificate's Part I lines (a)–(d): immediate → underlying."""
@@ -131,8 +131,7 @@ def posted_draft(form: FormData) -> Draft:
         kind = text(form, f"cause_{n}_kind")
         code, interval = text(form, f"cause_{n}_code"), text(form, f"cause_{n}_interval")
         if kind and (code or interval):
-            known = kind.isascii() and kind.isdigit() and len(kind) <= 2
-            filled.append((int(kind) if known else 0, code, interval))
+            filled.append((whole(kind, 2) or 0, code, interval))
     return Draft(values, _layout(filled))
 
 

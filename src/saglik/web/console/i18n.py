@@ -57,7 +57,7 @@ def gettext(message: str) -> str:
 def N_(message: str) -> str:
     """Marks a message for the catalogue where it is defined (a table of labels, a refusal a
     service words); it is translated where it is shown: ``base.html`` translates every refusal
-    the services give, as the operator reads it in the page's language."""
+    the services give (the ``translated`` filter), in the page's language."""
     return message
 
 

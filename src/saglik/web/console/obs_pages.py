@@ -41,7 +41,7 @@ from saglik.web.console.death_form_drafts import (
     stored_draft,
 )
 from saglik.web.console.i18n import N_
-from saglik.web.console.pages import Console, Refused
+from saglik.web.console.pages import Console, Refused, whole
 
 ACTIONS = {
     "registered": N_("Registered"),
@@ -157,9 +157,10 @@ def routes(console: Console) -> list[BaseRoute]:
 
     async def district_options(plate: str) -> list[tuple[str, str]]:
         """The chosen province's districts, for the district select of a form shown again."""
-        if not (plate.isascii() and plate.isdigit() and len(plate) < 4):
+        chosen = whole(plate, 3)
+        if chosen is None:
             return []
-        found = await console.attempt(lambda: places.districts(int(plate)))
+        found = await console.attempt(lambda: places.districts(chosen))
         return [(str(code), name) for code, name in found] if isinstance(found, list) else []
 
     async def editor(

@@ -68,6 +68,9 @@ def _environment() -> jinja2.Environment:
         i18n.gettext, i18n.ngettext, newstyle=True
     )
     env.filters["when"] = i18n.when
+    # a message made at run time (a service's refusal, which may quote a name with a "%" in
+    # it): translated when the catalogue has it, and never %-formatted, as ``_()`` would
+    env.filters["translated"] = i18n.gettext
     env.globals["provinces"] = [
         (str(plate), f"{plate:02d} {name}") for plate, name in Places.provinces()
     ]
@@ -150,14 +153,23 @@ def optional(form: FormData, name: str) -> str | None:
     return text(form, name) or None
 
 
+def whole(value: str, max_digits: int = 9) -> int | None:
+    """``value`` as a whole number if it is one written in ASCII digits ("²" is a digit to
+    ``str.isdigit`` and not to ``int``), else None."""
+    if value.isascii() and value.isdigit() and len(value) <= max_digits:
+        return int(value)
+    return None
+
+
 def number(form: FormData, name: str) -> int | None:
     """An optional whole number; anything else is refused naming the field, not the value."""
     value = text(form, name)
     if not value:
         return None
-    if not (value.isascii() and value.isdigit()) or len(value) > 9:
+    found = whole(value)
+    if found is None:
         raise InvalidInput(f"{name} must be a whole number")
-    return int(value)
+    return found
 
 
 _LOCAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?")

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from saglik.web.console.pages import Console
+from saglik.web.console.pages import Console, whole
 
 PROVINCE_OF = {
     "district_code": "province_code",
@@ -27,10 +27,8 @@ def routes(console: Console) -> list[BaseRoute]:
         field = query.get("field", "district_code")
         if field not in PROVINCE_OF:
             field = "district_code"
-        plate = query.get(PROVINCE_OF[field], "")
-        found = await console.attempt(
-            lambda: places.districts(int(plate)) if plate.isdigit() and len(plate) < 4 else []
-        )
+        plate = whole(query.get(PROVINCE_OF[field], ""), 3)
+        found = await console.attempt(lambda: [] if plate is None else places.districts(plate))
         return console.render(
             request,
             "_district_select.html",
