@@ -103,7 +103,7 @@ def test_a_bar_per_item_in_order() -> None:
     assert len(drawn) == 3
     widths = [float(bar.get("width", "")) for bar in drawn]
     assert widths[0] == 2 * widths[1] > 0 == widths[2]
-    assert texts(root, "label") == ["İstanbul", "Ankara", "Iğdır"]
+    assert texts(root, "bar-label") == ["İstanbul", "Ankara", "Iğdır"]
     assert texts(root, "value") == ["120", "60", "0"]
     assert next(bar.findtext("svg:title", namespaces=NS) for bar in drawn) == "İstanbul: 120"
 
@@ -115,7 +115,7 @@ def test_text_is_escaped_and_long_labels_shortened() -> None:
     assert "<b>" not in chart
     root = parsed(chart)
     assert title_of(root) == 'Title <b>"&'
-    (shown,) = texts(root, "label")
+    (shown,) = texts(root, "bar-label")
     assert shown.endswith("…")
     assert label.startswith(shown[:-1])
     assert bars(root)[0].findtext("svg:title", namespaces=NS) == f"{label}: 1"

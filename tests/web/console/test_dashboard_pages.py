@@ -11,8 +11,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from saglik.services.dashboards import icd_chapters
 from saglik.services.obs import DeathFormInput, ObsRegistryService
 from saglik.store.schema import audit_events, death_forms
+from saglik.web.console.dashboard_pages import CHAPTER_TITLES
 from tests.change_support import change_log
 from tests.conftest import Credential, Holder, LiveServer
 from tests.services.obs_support import valid_form
@@ -217,3 +219,7 @@ def test_a_busy_hour_on_the_dashboards_in_the_browser(
         assert "no-data" not in (page.locator(f"#panel-{ident} svg").inner_html()), ident
     assert_accessible(page)
     screenshot(page, server, "dashboards-busy")
+
+
+def test_the_chapter_titles_translated_are_the_who_titles_the_figures_use() -> None:
+    assert icd_chapters() == CHAPTER_TITLES

@@ -37,8 +37,10 @@ GRID = "#e5e7eb"
 
 WIDTH = 640
 FONT = "system-ui, sans-serif"
-LABEL_CHARS = 34
-"""What fits the bar chart's label column at 12 px; the legend's columns hold a little more."""
+LABEL_CHARS = 32
+"""What fits the bar chart's label column (224 px) at 12 px, wide letters and all; the legend's
+columns hold a little more. Class names are the charts' own (``bar-label``, not ``label``): the
+page's stylesheet styles its own classes, and an SVG text must not pick them up."""
 LEGEND_CHARS = 40
 
 Formatter = Callable[[float], str]
@@ -139,7 +141,7 @@ def bar_chart(
     for i, (label, value) in enumerate(items):
         y = pad + i * row
         body.append(
-            _text(label_w - 6, y + 15, _short(label), text_anchor="end", class_="label")
+            _text(label_w - 6, y + 15, _short(label), text_anchor="end", class_="bar-label")
             + _rect(
                 label_w,
                 y + 4,

