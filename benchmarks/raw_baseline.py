@@ -249,8 +249,8 @@ class RawHes:
         result = {
             "expiration_date": store.stamp(expires),
             "current_health_status": "RISKY" if at_risk else "RISKLESS",
-            "masked_firstname": _mask(first),
             "masked_identity_number": "********" + identity[-3:],
+            "masked_firstname": _mask(first),
             "masked_lastname": _mask(last),
         }
         return 200, json.dumps(result, ensure_ascii=False).encode()

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from saglik.domain.pseudonym import parse_ring
+from saglik.services.icd_names import load as load_icd_names
 from saglik.services.moi_outbox import DEFAULT_CONCURRENCY
 from saglik.services.passwords import HashCost
 from saglik.services.rate_limits import storage_scheme
@@ -58,6 +59,12 @@ class Settings(BaseSettings):
     moi_concurrency: Annotated[int, Field(ge=1, le=64)] = DEFAULT_CONCURRENCY
     """Reports one worker sends to the Ministry of Interior at once (README, *Risky visitor
     reports*)."""
+    moi_test_secret: SecretStr | None = None
+    """The key that signs test-environment reports; never the live one, or whoever runs the
+    sandbox receiver could sign reports the Ministry's receiver accepts."""
+    moi_test_endpoint: str | None = None
+    """Where test-environment reports go, and the only place they go (README, *Risky visitor
+    reports*); unset, they are recorded and not sent. Needs ``moi_test_secret``."""
     audit_key_file: Path | None = None
     """The audit pseudonym key ring's file, created (mode 0600) on a new store's first start.
     Default: beside an SQLite store's file (``saglik.db.key``); other stores need this or
@@ -84,6 +91,11 @@ class Settings(BaseSettings):
     argon2_time_cost: Annotated[int, Field(ge=1, le=100)] = HashCost.time_cost
     argon2_memory_kib: Annotated[int, Field(ge=1024, le=4_194_304)] = HashCost.memory_kib
     argon2_parallelism: Annotated[int, Field(ge=1, le=64)] = HashCost.parallelism
+    icd_names: Path | None = None
+    """A CSV file of ICD-10 names (``code,name``, UTF-8) that replace the WHO English titles of
+    the codes it lists, in the ÖBS answers' ``IcdAdi`` and the console (``services/icd_names.py``).
+    Read and checked at start-up: a bad file is one line naming the file (not a secret) and the
+    line."""
 
     @property
     def hash_cost(self) -> HashCost:
@@ -110,10 +122,37 @@ class Settings(BaseSettings):
                 raise ValueError("each origin is scheme://host[:port], without a path, or *")
         return value
 
+    @field_validator("moi_test_endpoint")
+    @classmethod
+    def _moi_test_endpoint(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Sandbox reports must never reach the Ministry: not by its address, not under a key
+        its receiver trusts (declared after the fields it reads, so they are in ``info.data``)."""
+        if value is None:
+            return value
+        secret = info.data.get("moi_test_secret")
+        if secret is None:
+            raise ValueError("needs SAGLIK_MOI_TEST_SECRET")
+        live = info.data.get("moi_endpoint")
+        if (
+            live is not None
+            and value.strip().rstrip("/").lower() == live.strip().rstrip("/").lower()
+        ):
+            raise ValueError("must not be SAGLIK_MOI_ENDPOINT: test reports never go there")
+        live_secret = info.data.get("moi_secret")
+        if live_secret is not None and secret.get_secret_value() == live_secret.get_secret_value():
+            raise ValueError("needs a SAGLIK_MOI_TEST_SECRET other than SAGLIK_MOI_SECRET")
+        return value
+
     @field_validator("rate_limit_storage")
     @classmethod
     def _rate_limit_storage(cls, value: str) -> str:
         storage_scheme(value)  # RateLimitStorageError (a ValueError) names the schemes only
+        return value
+
+    @field_validator("icd_names")
+    @classmethod
+    def _icd_names(cls, value: Path | None) -> Path | None:
+        load_icd_names(value)  # IcdNamesError (a ValueError) names the file and the line
         return value
 
     @field_validator("audit_key")

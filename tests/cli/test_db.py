@@ -66,6 +66,7 @@ HELP: dict[tuple[str, ...], str] = {
     ("audit", "list"): "pseudonyms",
     ("audit", "subject"): "institutions",
     ("audit", "changes"): "before/after",
+    ("audit", "moi-reports"): "would have been",
     ("audit-key",): "SAGLIK_AUDIT_KEY",
     ("audit-key", "show"): "fingerprint",
     ("audit-key", "rotate"): "restart",

@@ -33,11 +33,11 @@ from tests.conftest import Credential, Holder, LiveServer
 RESULT_FIELDS = [
     "expiration_date",
     "current_health_status",
-    "masked_firstname",
     "masked_identity_number",
+    "masked_firstname",
     "masked_lastname",
 ]
-PLUS_FIELDS = ["is_vaccinated", "is_immune", "last_negative_test_date", "is_test_data_shared"]
+PLUS_FIELDS = ["is_vaccinated", "is_immune", "is_test_data_shared", "last_negative_test_date"]
 UNKNOWN = "Z9Z99999Z9"
 
 _rng = random.Random()

@@ -152,8 +152,8 @@ def test_first_start_serves_the_sandbox_and_stops_cleanly(
         assert list(body) == [
             "expiration_date",
             "current_health_status",
-            "masked_firstname",
             "masked_identity_number",
+            "masked_firstname",
             "masked_lastname",
         ]
 

@@ -19,6 +19,7 @@ from tests.ports import free_port
 
 DB_PASSWORD = "db-pa55-" + uuid.uuid4().hex[:8]  # trust authentication ignores it
 MOI_SECRET = "moi-s3cret-" + uuid.uuid4().hex[:8]
+MOI_TEST_SECRET = "moi-test-s3cret-" + uuid.uuid4().hex[:8]
 RISKY = next(fx.code for fx in hes_fixtures() if fx.category == "Riskli")
 VISIT = {"city": "ANKARA", "district": "ÇANKAYA", "explicit_address": "Bilkent, 06800"}
 
@@ -30,6 +31,9 @@ def test_no_secret_setting_reaches_the_output_or_the_logs(
     monkeypatch.setenv("SAGLIK_AUDIT_KEY", f"k1:{ring_key}")
     monkeypatch.setenv("SAGLIK_MOI_SECRET", MOI_SECRET)
     monkeypatch.setenv("SAGLIK_MOI_ENDPOINT", f"http://127.0.0.1:{free_port()}/reports")
+    # the visit below is the test environment's: its report goes to the sandbox receiver only
+    monkeypatch.setenv("SAGLIK_MOI_TEST_SECRET", MOI_TEST_SECRET)
+    monkeypatch.setenv("SAGLIK_MOI_TEST_ENDPOINT", f"http://127.0.0.1:{free_port()}/sandbox")
     with pg_database(f"saglik_secrets_{uuid.uuid4().hex[:12]}") as url:
         with_password = make_url(url).set(password=DB_PASSWORD)
         served = _spawn(Store(tmp_path / "unused", with_password.render_as_string(False)), tmp_path)
@@ -51,5 +55,5 @@ def test_no_secret_setting_reaches_the_output_or_the_logs(
         finally:
             served.kill()
     shown = served.out + served.err
-    for secret in (DB_PASSWORD, MOI_SECRET, ring_key):
+    for secret in (DB_PASSWORD, MOI_SECRET, MOI_TEST_SECRET, ring_key):
         assert secret not in shown

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, select
 
 from saglik.domain.clock import ManualClock
 from saglik.services.background import BackgroundJobs, PeriodicJob, ReportDelivery
-from saglik.services.moi_outbox import LEASE
+from saglik.services.moi_outbox import LEASE, Destination
 from saglik.store import outbox_repo
 from saglik.store.schema import job_leases, moi_outbox
 
@@ -59,15 +59,16 @@ class Receiver:
         return True
 
 
-def enqueue(engine: Engine, count: int) -> set[str]:
-    ids = [f"r{n}" for n in range(count)]
+def enqueue(engine: Engine, count: int, environment: str = "live") -> set[str]:
+    ids = [f"{environment}-r{n}" for n in range(count)]
     with engine.begin() as conn:
         conn.execute(
             moi_outbox.insert(),
             [
                 {
                     "created_at": NOW,
-                    "payload": json.dumps({"report_id": i}),
+                    "environment": environment,
+                    "payload": json.dumps({"report_id": i, "environment": environment}),
                     "attempts": 0,
                     "next_attempt_at": NOW,
                 }
@@ -162,7 +163,7 @@ def test_workers_sharing_a_store_send_each_report_once(
 ) -> None:
     ids = enqueue(fresh, 40)
     receiver = Receiver(seconds=0.005)
-    reports = ReportDelivery(receiver, "secret", concurrency=3)
+    reports = ReportDelivery(Destination(receiver, "secret"), concurrency=3)
     workers = workers_for(fresh, bg_clock, 3, jobs=[], reports=reports)
     # a report is received before its sender records it: stop once both are done, or the stop
     # would cancel the last record (and that report would go out again after its lease)
@@ -176,7 +177,7 @@ def test_a_worker_keeps_at_most_its_concurrency_in_flight(
 ) -> None:
     ids = enqueue(fresh, 20)
     receiver = Receiver(seconds=0.05)
-    reports = ReportDelivery(receiver, "secret", concurrency=3)
+    reports = ReportDelivery(Destination(receiver, "secret"), concurrency=3)
     (worker,) = workers_for(fresh, bg_clock, 1, jobs=[], reports=reports)
     asyncio.run(running([worker], lambda: set(receiver.received) == ids))
     assert receiver.most_in_flight == 3  # in parallel, but never more
@@ -189,7 +190,7 @@ def test_a_dead_senders_reports_go_out_once_its_lease_runs_out(
     with fresh.begin() as conn:  # a worker claims two reports and dies before sending them
         outbox_repo.claim_due(conn, now=NOW, until=NOW + LEASE, token="dead", limit=2)
     receiver = Receiver()
-    reports = ReportDelivery(receiver, "secret")
+    reports = ReportDelivery(Destination(receiver, "secret"))
     (worker,) = workers_for(fresh, bg_clock, 1, jobs=[], reports=reports)
 
     async def scenario() -> None:
@@ -205,3 +206,56 @@ def test_a_dead_senders_reports_go_out_once_its_lease_runs_out(
 
     asyncio.run(scenario())
     assert receiver.received == dict.fromkeys(ids, 1)
+
+
+# --- environments (issue 14 §4) ------------------------------------------------------------------
+
+
+def withheld(engine: Engine) -> int:
+    with engine.connect() as conn:
+        query = select(func.count()).where(moi_outbox.c.withheld_at.is_not(None))
+        return int(conn.execute(query).scalar_one())
+
+
+def test_each_environment_goes_to_its_own_receiver_only(
+    fresh: Engine, bg_clock: ManualClock
+) -> None:
+    live, test = enqueue(fresh, 5), enqueue(fresh, 5, environment="test")
+    ministry, sandbox = Receiver(), Receiver()
+    reports = ReportDelivery(Destination(ministry, "live-key"), Destination(sandbox, "test-key"))
+    workers = workers_for(fresh, bg_clock, 2, jobs=[], reports=reports)
+    asyncio.run(running(workers, lambda: undelivered(fresh) == 0))
+    assert set(ministry.received) == live
+    assert set(sandbox.received) == test
+
+
+def test_with_no_receiver_test_reports_are_marked_not_sent_and_live_ones_wait(
+    fresh: Engine, bg_clock: ManualClock
+) -> None:
+    enqueue(fresh, 3)
+    enqueue(fresh, 4, environment="test")
+    (worker,) = workers_for(fresh, bg_clock, 1, jobs=[])  # no ReportDelivery at all
+
+    async def scenario() -> None:
+        worker.start()
+        try:
+            await wait_for(lambda: withheld(fresh) == 4)
+            await asyncio.sleep(TICK * 10)
+        finally:
+            await worker.close()
+
+    asyncio.run(scenario())
+    assert undelivered(fresh) == 7  # nothing was delivered
+    assert withheld(fresh) == 4  # and only the test reports are settled
+
+
+def test_a_slow_sandbox_receiver_does_not_hold_back_the_ministrys_reports(
+    fresh: Engine, bg_clock: ManualClock
+) -> None:
+    live = enqueue(fresh, 4)
+    enqueue(fresh, 8, environment="test")
+    ministry, sandbox = Receiver(), Receiver(seconds=5)
+    reports = ReportDelivery(Destination(ministry, "k1"), Destination(sandbox, "k2"))
+    (worker,) = workers_for(fresh, bg_clock, 1, jobs=[], reports=reports)
+    asyncio.run(running([worker], lambda: set(ministry.received) == live))
+    assert sandbox.received == {}  # still on its first (slow) batch

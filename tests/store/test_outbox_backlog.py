@@ -1,5 +1,5 @@
-"""The outbox backlog ``GET /metrics`` reads on every scrape: undelivered reports only, counted
-up to a cap so that a scrape stays cheap however far the receiver has fallen behind."""
+"""The outbox backlog ``GET /metrics`` reads on every scrape: undelivered live reports only,
+counted up to a cap so that a scrape stays cheap however far the receiver has fallen behind."""
 
 from __future__ import annotations
 
@@ -23,8 +23,22 @@ def outbox(store: Engine, tmp_path: Path) -> Iterator[Engine]:
         yield engine
 
 
-def enqueue(engine: Engine, count: int, delivered_at: datetime | None = None) -> None:
-    row = {"created_at": AT, "next_attempt_at": AT, "attempts": 0, "delivered_at": delivered_at}
+def enqueue(
+    engine: Engine,
+    count: int,
+    delivered_at: datetime | None = None,
+    *,
+    environment: str = "live",
+    withheld_at: datetime | None = None,
+) -> None:
+    row = {
+        "created_at": AT,
+        "next_attempt_at": AT,
+        "attempts": 0,
+        "delivered_at": delivered_at,
+        "environment": environment,
+        "withheld_at": withheld_at,
+    }
     with engine.begin() as conn:
         conn.execute(insert(moi_outbox), [{**row, "payload": f'{{"n":{n}}}'} for n in range(count)])
 
@@ -40,3 +54,13 @@ def test_the_count_stops_at_its_cap(outbox: Engine) -> None:
     enqueue(outbox, 5)
     assert undelivered(outbox, cap=2) == 2
     assert undelivered(outbox, cap=5) == 5
+
+
+def test_test_environment_reports_never_count(outbox: Engine) -> None:
+    """Sandbox reports are never owed to the Ministry (issue 14 §4): waiting for a test
+    receiver, or recorded and not sent, they stay out of the figure operators alert on."""
+    enqueue(outbox, 2, environment="test")
+    enqueue(outbox, 3, environment="test", withheld_at=AT)
+    assert undelivered(outbox) == 0
+    enqueue(outbox, 1)
+    assert undelivered(outbox) == 1

@@ -37,13 +37,19 @@ def outbox(own_store: Engine) -> Engine:
     return own_store
 
 
-def enqueue(engine: Engine, count: int, due: datetime = NOW) -> list[int]:
+def enqueue(
+    engine: Engine, count: int, due: datetime = NOW, environment: str = "live"
+) -> list[int]:
     with engine.begin() as conn:
         return [
             int(
                 conn.execute(
                     moi_outbox.insert().values(
-                        created_at=due, payload=f'{{"n":{n}}}', attempts=0, next_attempt_at=due
+                        created_at=due,
+                        environment=environment,
+                        payload=f'{{"n":{n}}}',
+                        attempts=0,
+                        next_attempt_at=due,
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]
             )
@@ -51,9 +57,13 @@ def enqueue(engine: Engine, count: int, due: datetime = NOW) -> list[int]:
         ]
 
 
-def claim(engine: Engine, token: str, *, at: datetime = NOW, limit: int = 10) -> list[int]:
+def claim(
+    engine: Engine, token: str, *, at: datetime = NOW, limit: int = 10, environment: str = "live"
+) -> list[int]:
     with engine.begin() as conn:
-        claimed = outbox_repo.claim_due(conn, now=at, until=at + LEASE, token=token, limit=limit)
+        claimed = outbox_repo.claim_due(
+            conn, now=at, until=at + LEASE, token=token, limit=limit, environment=environment
+        )
     return [c.id for c in claimed]
 
 
@@ -154,3 +164,77 @@ def test_a_failure_ends_the_lease_and_the_report_waits_for_its_retry(outbox: Eng
             conn, now=retry_at, until=retry_at + LEASE, token="retry", limit=1
         )
     assert (again.id, again.attempts) == (row_id, 1)
+
+
+# --- environments (issue 14 §4) ------------------------------------------------------------------
+
+
+def test_a_claim_takes_only_the_reports_of_its_own_environment(outbox: Engine) -> None:
+    live = enqueue(outbox, 2)
+    test = enqueue(outbox, 2, environment="test")
+    assert claim(outbox, "ministry") == live
+    assert claim(outbox, "sandbox", environment="test") == test
+
+
+def test_withholding_marks_due_unleased_test_reports_not_sent_for_good(outbox: Engine) -> None:
+    live = enqueue(outbox, 1)
+    (on_its_way, due, later) = (
+        *enqueue(outbox, 2, environment="test"),
+        *enqueue(outbox, 1, due=NOW + timedelta(minutes=1), environment="test"),
+    )
+    assert claim(outbox, "sender", environment="test", limit=1) == [on_its_way]
+    with outbox.begin() as conn:
+        count = outbox_repo.withhold_due(conn, environment="test", now=NOW, reason="no receiver")
+    assert count == 1
+    withheld = row(outbox, due)
+    assert (withheld.withheld_at, withheld.last_error) == (NOW, "no receiver")
+    assert withheld.delivered_at is None
+    assert row(outbox, on_its_way).withheld_at is None  # its sender records its outcome
+    assert row(outbox, later).withheld_at is None  # not due yet
+    assert row(outbox, live[0]).withheld_at is None
+    # withheld is for good: no claim takes it, however late (the others' turn comes)
+    later_on = NOW + timedelta(days=1)
+    assert claim(outbox, "any", at=later_on, environment="test") == [on_its_way, later]
+    with outbox.begin() as conn:
+        assert outbox_repo.withhold_due(conn, environment="test", now=NOW, reason="x") == 0
+
+
+def test_a_claimed_report_can_be_withheld_by_its_claim_only(outbox: Engine) -> None:
+    (row_id,) = enqueue(outbox, 1)
+    assert claim(outbox, "mine") == [row_id]
+    with outbox.begin() as conn:
+        assert not outbox_repo.mark_withheld(conn, row_id, "other", at=NOW, reason="r")
+        assert outbox_repo.mark_withheld(conn, row_id, "mine", at=NOW, reason="mismatch")
+    done = row(outbox, row_id)
+    assert (done.withheld_at, done.last_error, done.lease_token) == (NOW, "mismatch", None)
+    assert claim(outbox, "again", at=NOW + LEASE) == []
+
+
+def test_the_listing_is_newest_first_with_each_reports_state(outbox: Engine) -> None:
+    first, second = enqueue(outbox, 2)
+    (sandbox,) = enqueue(outbox, 1, due=NOW + timedelta(minutes=5), environment="test")
+    token = uuid.uuid4().hex
+    assert claim(outbox, token) == [first, second]
+    with outbox.begin() as conn:
+        outbox_repo.mark_delivered(conn, first, token, NOW)
+        outbox_repo.mark_failed(conn, second, token, retry_at=NOW + LEASE, error="rejected")
+        outbox_repo.withhold_due(
+            conn, environment="test", now=NOW + timedelta(minutes=5), reason="no receiver"
+        )
+    with outbox.connect() as conn:
+        listed = outbox_repo.list_reports(conn)
+        assert [(r.id, r.status) for r in listed] == [
+            (sandbox, "not-sent"),
+            (second, "waiting"),
+            (first, "delivered"),
+        ]
+        assert listed[1].next_attempt_at == NOW + LEASE
+        assert listed[1].last_error == "rejected"
+        assert listed[0].next_attempt_at is None
+        assert [r.id for r in outbox_repo.list_reports(conn, environment="test")] == [sandbox]
+        assert [r.id for r in outbox_repo.list_reports(conn, status="delivered")] == [first]
+        assert [r.id for r in outbox_repo.list_reports(conn, status="waiting")] == [second]
+        assert [r.id for r in outbox_repo.list_reports(conn, since=NOW + LEASE)] == [sandbox]
+        assert [r.id for r in outbox_repo.list_reports(conn, until=NOW + LEASE, limit=1)] == [
+            second
+        ]

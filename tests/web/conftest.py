@@ -46,16 +46,17 @@ HES_METHODS = (*SINGLE_METHODS, *BULK_METHODS)
 RESULT_KEYS = [
     "expiration_date",
     "current_health_status",
-    "masked_firstname",
     "masked_identity_number",
+    "masked_firstname",
     "masked_lastname",
 ]
+"""The observed wire order, in every method (contract §4.2)."""
 PLUS_KEYS = [
     *RESULT_KEYS,
     "is_vaccinated",
     "is_immune",
-    "last_negative_test_date",
     "is_test_data_shared",
+    "last_negative_test_date",
 ]
 
 SECONDS_FORMAT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")

@@ -175,13 +175,12 @@ def test_empty_bulk_is_a_size_constraint_violation(live: Caller, method: str) ->
     [
         ({}, ("hes_codes[1].hes_code", "NotNull")),
         ({"hes_code": 12345}, ("hes_codes[1].hes_code", "TypeMismatch")),
-        ({"hes_code": None}, ("hes_codes[1].hes_code", "TypeMismatch")),
-        ({"hes_code": "  "}, ("hes_codes[1].hes_code", "NotBlank")),
+        ({"hes_code": None}, ("hes_codes[1].hes_code", "NotNull")),
         ("A1B2345678", ("hes_codes[1]", "TypeMismatch")),
-        (None, ("hes_codes[1]", "TypeMismatch")),
+        (None, ("hes_codes[1]", "NotNull")),
         (["A1B2345678"], ("hes_codes[1]", "TypeMismatch")),
     ],
-    ids=["missing", "number", "null", "blank", "bare-string", "null-item", "array-item"],
+    ids=["missing", "number", "null", "bare-string", "null-item", "array-item"],
 )
 def test_bulk_item_errors_name_the_item_index(
     live: Caller, method: str, bad_item: Any, expected: tuple[str, str]
@@ -192,15 +191,40 @@ def test_bulk_item_errors_name_the_item_index(
 
 @pytest.mark.parametrize("method", BULK_METHODS)
 def test_bulk_reports_every_bad_item_at_once(live: Caller, method: str) -> None:
-    body = [{"hes_code": 1}, {"hes_code": "A1B2345678"}, {}, {"hes_code": ""}]
+    body = [{"hes_code": 1}, {"hes_code": "A1B2345678"}, {}, {"hes_code": ""}, None]
     assert_field_errors(
         live.post(method, body),
         [
             ("hes_codes[0].hes_code", "TypeMismatch"),
             ("hes_codes[2].hes_code", "NotNull"),
-            ("hes_codes[3].hes_code", "NotBlank"),
+            ("hes_codes[4]", "NotNull"),
         ],
     )
+
+
+@pytest.mark.parametrize("method", BULK_METHODS)
+def test_a_null_bulk_body_is_not_null(live: Caller, method: str) -> None:
+    assert_field_errors(live.raw(method, b"null"), [("hes_codes", "NotNull")])
+
+
+@pytest.mark.parametrize("method", BULK_METHODS)
+def test_blank_items_land_in_unsuccess_map_as_sent_and_the_rest_is_answered(
+    live: Caller, make_holder: Callable[..., Holder], method: str
+) -> None:
+    """A blank code is a code in an unsuitable format, like a dashed one (contract §4.1): it is
+    not found, keyed exactly as sent, and never refuses the batch it came in."""
+    holder = make_holder()
+    sent = [holder.code, "", "   ", "\t", "A1S1-0001-S1", "Z0Z0000000"]
+    body = assert_json(live.post(method, items(*sent)))
+    assert list(body["success_map"]) == [holder.code]
+    assert list(body["success_map"][holder.code]) == KEYS[method]
+    assert body["unsuccess_map"] == {
+        "": "hescodenotfound",
+        "   ": "hescodenotfound",
+        "\t": "hescodenotfound",
+        "A1S1-0001-S1": "hescodenotfound",
+        "Z0Z0000000": "hescodenotfound",
+    }
 
 
 def test_bulk_plus_applies_the_plus_rules_per_code(

@@ -379,7 +379,7 @@ def test_unknown_method_path_answers_404_problem(live: Caller, env: str, method:
         "/services/g2g/saglik/hes/",
         "/services/g2g/saglik/hes/check-employee-hes-code/extra",
         "/services/g2g/prod/saglik/hes/check-employee-hes-code",
-        "/services/g2g/saglik/obs/check-employee-hes-code",
+        "/services/g2g/saglik/HES/check-employee-hes-code",
     ],
 )
 def test_paths_outside_the_method_routes_answer_404_problem(live: Caller, url: str) -> None:

@@ -11,7 +11,9 @@ import pytest
 from saglik.services.hes import HesDataService
 from tests.conftest import BASE_TIME, Holder, LiveServer
 from tests.web.conftest import (
+    BULK_METHODS,
     EXPIRED_BODY,
+    HES_METHODS,
     NOT_FOUND_BODY,
     PLUS_KEYS,
     RESULT_KEYS,
@@ -21,6 +23,7 @@ from tests.web.conftest import (
     assert_hes_error,
     assert_json,
     path,
+    request_body,
 )
 
 PLAIN_METHODS = ("check-visitor-hes-code", "check-employee-hes-code", "check-hes-code")
@@ -41,6 +44,34 @@ def test_plus_result_adds_the_four_plus_keys_after_the_five_in_order(
     holder = make_holder()
     body = assert_json(live.check("check-hes-code-plus", holder.code))
     assert list(body.keys()) == PLUS_KEYS
+
+
+OBSERVED_ORDER = [
+    "expiration_date",
+    "current_health_status",
+    "masked_identity_number",
+    "masked_firstname",
+    "masked_lastname",
+    "is_vaccinated",
+    "is_immune",
+    "is_test_data_shared",
+    "last_negative_test_date",
+]
+"""A live ``check-hes-code-plus`` answer quoted in a public client's source; the document's bulk
+example agrees on the masked fields (contract §4.2)."""
+
+
+@pytest.mark.parametrize("method", HES_METHODS)
+def test_every_method_answers_the_observed_field_order(
+    live: Caller, make_holder: Callable[..., Holder], hes_data: HesDataService, method: str
+) -> None:
+    holder = make_holder()
+    hes_data.set_consent("live", holder.identity_number, vaccination=True, immunity=True, test=True)
+    body = assert_json(live.post(method, request_body(method, holder.code)))
+    result = body["success_map"][holder.code] if method in BULK_METHODS else body
+    expected = [k for k in OBSERVED_ORDER if k in result]
+    assert list(result) == expected
+    assert len(expected) == (9 if method.endswith("-plus") else 5)
 
 
 @pytest.mark.parametrize("method", SINGLE_METHODS)

@@ -12,10 +12,12 @@ import pytest
 from tests.web.conftest import (
     BULK_METHODS,
     HES_METHODS,
+    NOT_FOUND_BODY,
     SINGLE_METHODS,
     VISIT,
     Caller,
     assert_field_errors,
+    assert_hes_error,
     assert_http_problem,
     assert_problem,
 )
@@ -30,12 +32,29 @@ def test_missing_hes_code_is_a_constraint_violation(live: Caller, method: str) -
 
 
 @pytest.mark.parametrize("method", SINGLE_METHODS)
-@pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
-def test_blank_hes_code_is_a_constraint_violation(live: Caller, method: str, blank: str) -> None:
-    body: dict[str, Any] = {"hes_code": blank}
+def test_null_hes_code_is_not_null_like_a_missing_one(live: Caller, method: str) -> None:
+    body: dict[str, Any] = {"hes_code": None}
     if method == "check-visitor-hes-code":
         body.update(VISIT)
-    assert_field_errors(live.post(method, body), [("hes_code", "NotBlank")])
+    assert_field_errors(live.post(method, body), [("hes_code", "NotNull")])
+
+
+@pytest.mark.parametrize("method", SINGLE_METHODS)
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n", "\u00a0\u3000"])
+def test_blank_hes_code_is_not_found_like_a_dashed_one(
+    live: Caller, method: str, blank: str
+) -> None:
+    """The document answers a code in an unsuitable format with the ``hescodenotfound`` body
+    (contract §4.4): a blank code is one, exactly like a dashed code."""
+    visit = VISIT if method == "check-visitor-hes-code" else {}
+    dashed = live.post(method, {"hes_code": "A1S1-0001-S1", **visit})
+    assert_hes_error(dashed, NOT_FOUND_BODY)
+    assert_hes_error(live.post(method, {"hes_code": blank, **visit}), NOT_FOUND_BODY)
+
+
+def test_a_blank_hes_code_is_not_a_field_error_beside_a_blank_visit_field(live: Caller) -> None:
+    body = {**VISIT, "hes_code": "", "city": ""}
+    assert_field_errors(live.post("check-visitor-hes-code", body), [("city", "NotBlank")])
 
 
 @pytest.mark.parametrize("field", ["city", "district", "explicit_address"])
@@ -49,6 +68,12 @@ def test_blank_visit_field_is_a_constraint_violation(live: Caller, field: str, b
 def test_missing_visit_field_is_a_constraint_violation(live: Caller, field: str) -> None:
     body = {"hes_code": "A1B2345678", **VISIT}
     del body[field]
+    assert_field_errors(live.post("check-visitor-hes-code", body), [(field, "NotNull")])
+
+
+@pytest.mark.parametrize("field", ["city", "district", "explicit_address"])
+def test_null_visit_field_is_not_null(live: Caller, field: str) -> None:
+    body = {"hes_code": "A1B2345678", **VISIT, field: None}
     assert_field_errors(live.post("check-visitor-hes-code", body), [(field, "NotNull")])
 
 
@@ -77,6 +102,7 @@ def test_every_invalid_visit_field_is_reported_at_once(live: Caller) -> None:
             [("location.latitude", "DecimalMax"), ("location.longitude", "DecimalMax")],
         ),
         ({"latitude": 39.9}, [("location.longitude", "NotNull")]),
+        ({"latitude": None, "longitude": 32.8}, [("location.latitude", "NotNull")]),
         ({"latitude": "39.9", "longitude": 32.8}, [("location.latitude", "TypeMismatch")]),
         ({"latitude": True, "longitude": 32.8}, [("location.latitude", "TypeMismatch")]),
         ("39.9,32.8", [("location", "TypeMismatch")]),
@@ -89,6 +115,7 @@ def test_every_invalid_visit_field_is_reported_at_once(live: Caller) -> None:
         "lon<-180",
         "both-out",
         "lon-missing",
+        "lat-null",
         "lat-string",
         "lat-bool",
         "location-string",
@@ -123,9 +150,7 @@ def test_location_is_optional_and_its_bounds_are_inclusive(live: Caller, locatio
 
 
 @pytest.mark.parametrize("method", CODE_ONLY)
-@pytest.mark.parametrize(
-    "value", [12345678, 1.5, True, None, ["A1B2345678"], {"code": "A1B2345678"}]
-)
+@pytest.mark.parametrize("value", [12345678, 1.5, True, ["A1B2345678"], {"code": "A1B2345678"}])
 def test_hes_code_of_the_wrong_json_type_is_a_constraint_violation(
     live: Caller, method: str, value: Any
 ) -> None:
@@ -141,7 +166,7 @@ def test_visit_field_of_the_wrong_json_type_is_a_constraint_violation(
 
 
 @pytest.mark.parametrize("method", SINGLE_METHODS)
-@pytest.mark.parametrize("body", [[], [{"hes_code": "A1B2345678"}], "A1B2345678", 7, None, True])
+@pytest.mark.parametrize("body", [[], [{"hes_code": "A1B2345678"}], "A1B2345678", 7, True])
 def test_single_method_with_a_non_object_body_is_a_constraint_violation(
     live: Caller, method: str, body: Any
 ) -> None:
@@ -151,6 +176,11 @@ def test_single_method_with_a_non_object_body_is_a_constraint_violation(
     assert len(errors) == 1
     assert errors[0]["message"] == "TypeMismatch"
     assert response.json()["message"] == "error.validation"
+
+
+@pytest.mark.parametrize("method", SINGLE_METHODS)
+def test_a_null_body_is_not_null(live: Caller, method: str) -> None:
+    assert_field_errors(live.raw(method, b"null"), [("body", "NotNull")])
 
 
 @pytest.mark.parametrize("method", HES_METHODS)

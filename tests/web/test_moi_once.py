@@ -1,6 +1,8 @@
-"""Each risky-visitor report reaches the Ministry of Interior once, however many workers and
-machines serve (issue 12 §1): real ``saglik serve`` processes, a real receiver on a socket that
-counts report ids, N risky visits → N deliveries, none twice.
+"""Each risky-visitor report reaches its receiver once, however many workers and machines serve
+(issue 12 §1): real ``saglik serve`` processes, a real receiver on a socket that counts report
+ids, N risky visits → N deliveries, none twice. The visits are the test environment's, so the
+receiver is the sandbox one (``SAGLIK_MOI_TEST_ENDPOINT``), and the Ministry's gets nothing
+(issue 14 §4).
 
 The receiver answers slowly, so a report being sent by one worker is still undelivered when the
 others look for work: without claims they would send it again (as 33 of 60 were in issue 12)."""
@@ -76,8 +78,21 @@ def receiver() -> Iterator[Receiver]:
         yield started
 
 
-def moi_settings(receiver: Receiver) -> dict[str, str]:
-    return {"SAGLIK_MOI_ENDPOINT": receiver.url, "SAGLIK_MOI_SECRET": "içişleri-sır"}
+@pytest.fixture
+def ministry() -> Iterator[Receiver]:
+    """The live receiver: the visits are the test environment's, so it must get none of them
+    (issue 14 §4)."""
+    with Receiver() as started:
+        yield started
+
+
+def moi_settings(receiver: Receiver, ministry: Receiver) -> dict[str, str]:
+    return {
+        "SAGLIK_MOI_TEST_ENDPOINT": receiver.url,
+        "SAGLIK_MOI_TEST_SECRET": "sandbox-sır",
+        "SAGLIK_MOI_ENDPOINT": ministry.url,
+        "SAGLIK_MOI_SECRET": "içişleri-sır",
+    }
 
 
 def visit_risky(node: Node, user: Credential) -> None:
@@ -120,7 +135,8 @@ def outbox_report_ids(store_url: str) -> tuple[list[str], int]:
     return [json.loads(p)["report_id"] for p in payloads], int(pending)
 
 
-def assert_each_report_once(receiver: Receiver, store_url: str) -> None:
+def assert_each_report_once(receiver: Receiver, store_url: str, ministry: Receiver) -> None:
+    assert ministry.received == Counter()
     ids, pending = outbox_report_ids(store_url)
     assert len(ids) == VISITS
     assert pending == 0
@@ -136,24 +152,28 @@ def delivered_everything(receiver: Receiver, store_url: str) -> Callable[[], boo
     return check
 
 
-def test_two_workers_deliver_each_report_once(tmp_path: Path, receiver: Receiver) -> None:
+def test_two_workers_deliver_each_report_once(
+    tmp_path: Path, receiver: Receiver, ministry: Receiver
+) -> None:
     store_url = f"sqlite:///{tmp_path / 'saglik.db'}"
     user = add_user(store_url, methods=("check-visitor-hes-code",))
-    with cluster(store_url, workers=2, env=moi_settings(receiver), cwd=tmp_path) as nodes:
+    settings = moi_settings(receiver, ministry)
+    with cluster(store_url, workers=2, env=settings, cwd=tmp_path) as nodes:
         visit_spread(nodes, user)
         wait_until(delivered_everything(receiver, store_url))
         time.sleep(1.5)  # another round of every worker's delivery loop: nothing new is sent
-    assert_each_report_once(receiver, store_url)
+    assert_each_report_once(receiver, store_url, ministry)
 
 
 def test_two_servers_on_one_postgresql_deliver_each_report_once(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, receiver: Receiver, ministry: Receiver
 ) -> None:
     with pg_database(f"saglik_once_{uuid.uuid4().hex[:12]}") as store_url:
         user = add_user(store_url, methods=("check-visitor-hes-code",))
-        with cluster(store_url, nodes=2, env=moi_settings(receiver), cwd=tmp_path) as nodes:
+        settings = moi_settings(receiver, ministry)
+        with cluster(store_url, nodes=2, env=settings, cwd=tmp_path) as nodes:
             assert nodes[0].base_url != nodes[1].base_url
             visit_spread(nodes, user)
             wait_until(delivered_everything(receiver, store_url))
             time.sleep(1.5)
-        assert_each_report_once(receiver, store_url)
+        assert_each_report_once(receiver, store_url, ministry)

@@ -4,6 +4,7 @@ audit record, delivered signed to a real HTTP receiver, retried with backoff unt
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -56,7 +57,8 @@ class Receiver:
     url: str
     received: list[Received] = field(default_factory=list)
     failing_ids: set[str] = field(default_factory=set)
-    """Report ids answered 503; everything else gets 200."""
+    """Report ids answered 503; everything else gets 200 (unless ``failing_all``)."""
+    failing_all: bool = False
 
     def for_report(self, report_id: str) -> list[Received]:
         return [r for r in self.received if r.report.get("report_id") == report_id]
@@ -64,6 +66,13 @@ class Receiver:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
+    with running_receiver() as state:
+        yield state
+
+
+@contextlib.contextmanager
+def running_receiver() -> Iterator[Receiver]:
+    """A receiver on a loopback port of its own, for as long as the context lasts."""
     state = Receiver(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -74,7 +83,7 @@ def receiver() -> Iterator[Receiver]:
                 report_id = json.loads(body).get("report_id")
             except ValueError:
                 report_id = None
-            status = 503 if report_id in state.failing_ids else 200
+            status = 503 if state.failing_all or report_id in state.failing_ids else 200
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -86,10 +95,12 @@ def receiver() -> Iterator[Receiver]:
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}/moi/reports"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
 
 
 def deliver(server: LiveServer, receiver: Receiver, secret: str = SECRET) -> int:
@@ -233,6 +244,27 @@ def test_risky_visitor_check_on_the_test_path_is_reported_for_the_test_environme
     assert assert_json(visit(sandbox, holder.code))["current_health_status"] == "RISKY"
     rows = outbox_rows_after(server, before)
     assert [json.loads(r.payload)["environment"] for r in rows] == ["test"]
+    assert [r.environment for r in rows] == ["test"]
+
+
+def test_a_test_report_is_never_sent_to_the_live_receiver(
+    server: LiveServer,
+    sandbox: Caller,
+    make_holder: Callable[..., Holder],
+    hes_data: HesDataService,
+    receiver: Receiver,
+) -> None:
+    """Issue 14 §4: the live delivery claims live reports only (the session's server has no
+    test receiver, so it marks the report not sent; tests/web/test_moi_environments.py)."""
+    holder = make_holder(env="test")
+    hes_data.open_risk("test", holder.identity_number, "case")
+    before = last_outbox_id(server)
+    assert assert_json(visit(sandbox, holder.code))["current_health_status"] == "RISKY"
+    (row,) = outbox_rows_after(server, before)
+    server.clock.advance(timedelta(hours=1))
+    deliver(server, receiver)
+    assert receiver.for_report(json.loads(row.payload)["report_id"]) == []
+    assert outbox_row(server, row.id).delivered_at is None
 
 
 def test_each_risky_visit_is_its_own_report(

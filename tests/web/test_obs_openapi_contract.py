@@ -28,6 +28,11 @@ from saglik.services.refdata import import_districts
 from saglik.store import migrate
 from saglik.store.engine import make_engine
 from saglik.web.app import create_app
+from saglik.web.obs_routes import (
+    INTERNAL_ERROR_MESSAGE,
+    NO_SUCH_METHOD_MESSAGE,
+    WRONG_VERB_MESSAGE,
+)
 from tests.change_support import change_log
 from tests.conftest import Credential, LiveServer, start_server
 from tests.web.obs_helpers import CITIZEN, FOREIGNER, FORM
@@ -496,13 +501,32 @@ def test_audit_store_unavailable_is_the_documented_503(
         engine.dispose()
 
 
-def test_other_verbs_are_405_problems(server: LiveServer, test_user: Credential) -> None:
-    """Documented in the description (405 is not an answer of the GET operations themselves)."""
+def test_other_verbs_are_the_documented_405_envelope(
+    server: LiveServer, test_user: Credential
+) -> None:
+    """Documented in the description and as ``responses/MethodNotAllowed`` (405 is not an answer
+    of the GET operations themselves); an envelope like every ÖBS answer (issue 14)."""
     with server.client() as client:
         response = client.post(TEST + "GetTumOlumlerByDate", auth=test_user.auth)
     assert response.status_code == 405
-    assert response.headers["content-type"] == "application/problem+json"
-    assert "GET" in response.headers["allow"]
+    assert response.headers["content-type"] == "application/json; charset=utf-8"
+    documented = SPEC["components"]["responses"]["MethodNotAllowed"]
+    allow = documented["headers"]["Allow"]
+    assert allow["required"]
+    assert schema_validator(allow["schema"]).is_valid(response.headers["allow"])
+    body = response.json()
+    assert_component("MethodNotAllowed", body)
+    assert body == documented["content"]["application/json"]["example"]
+
+
+def test_the_http_level_messages_are_the_servers() -> None:
+    schemas = SPEC["components"]["schemas"]
+    for schema, message in (
+        ("MethodNotAllowed", WRONG_VERB_MESSAGE),
+        ("UnknownMethod", NO_SUCH_METHOD_MESSAGE),
+        ("InternalError", INTERNAL_ERROR_MESSAGE),
+    ):
+        assert schemas[schema]["properties"]["Message"]["enum"] == [message]
 
 
 # ---------------------------------------------------------------------------------------------

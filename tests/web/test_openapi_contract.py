@@ -68,11 +68,21 @@ def test_the_spec_and_the_server_agree_on_what_is_blank() -> None:
     chars += ["\U0001f600", "\U000e0020"]
     disagreements = []
     for char in chars:
-        body = json.dumps({"hes_code": char * 2}).encode()
-        _, errors = hes_wire.parse(hes_wire.SINGLE, body)
+        body = json.dumps({"hes_code": "A1S10001S1", **VISIT, "city": char * 2}).encode()
+        _, errors = hes_wire.parse(hes_wire.VISITOR, body)
         if spec_ok.is_valid(char * 2) != (not errors):
             disagreements.append(f"U+{ord(char):04X}")
     assert not disagreements
+
+
+@pytest.mark.parametrize("code", ["", " ", "\t\n", "\u3000"])
+def test_the_spec_accepts_a_blank_code_as_the_server_does(code: str) -> None:
+    """A blank ``hes_code`` is a code in an unsuitable format, answered ``hescodenotfound``
+    (contract §4.4), not a field error: the request schemas must not call it invalid."""
+    assert component_validator("HesCode").is_valid(code)
+    assert component_validator("CodeRequest").is_valid({"hes_code": code})
+    assert component_validator("BulkRequest").is_valid([{"hes_code": code}])
+    assert hes_wire.parse(hes_wire.SINGLE, json.dumps({"hes_code": code}).encode())[1] == []
 
 
 def test_both_environments_share_one_definition_per_method() -> None:
@@ -272,6 +282,7 @@ BULK = [
     {"hes_code": "d4s40004s4"},
     {"hes_code": "J1S90009S9"},
     {"hes_code": "C4G6-1346-S3"},
+    {"hes_code": ""},
 ]
 
 
@@ -294,6 +305,7 @@ def test_bulk_success(
     assert body["unsuccess_map"] == {
         "J1S90009S9": "hescodehasbeenexpired",
         "C4G6-1346-S3": "hescodenotfound",
+        "": "hescodenotfound",
     }
     for item in body["success_map"].values():
         assert list(item) == wire_order(result)
@@ -304,6 +316,8 @@ def test_bulk_success(
     [
         ("ZZ9ZZ9ZZ99", "hescodenotfound"),
         ("E5S5-0005-S5", "hescodenotfound"),
+        ("", "hescodenotfound"),
+        ("   ", "hescodenotfound"),
         ("J1S90009S9", "hescodehasbeenexpired"),
     ],
 )
@@ -341,15 +355,17 @@ def test_visitor_not_found(server: LiveServer, test_user: Credential) -> None:
             },
         ),
         ("check-employee-hes-code", {"hes_code": 12345}, {("hes_code", "TypeMismatch")}),
+        ("check-hes-code", {"hes_code": None}, {("hes_code", "NotNull")}),
         ("check-hes-code-plus", [], {("body", "TypeMismatch")}),
         ("check-hes-codes", [], {("hes_codes", "Size")}),
         ("check-hes-codes", [{"hes_code": "A1S10001S1"}] * 501, {("hes_codes", "Size")}),
         (
             "check-hes-codes-plus",
-            [{}, {"hes_code": ""}],
+            [{}, {"hes_code": ""}, {"hes_code": None}, None],
             {
                 ("hes_codes[0].hes_code", "NotNull"),
-                ("hes_codes[1].hes_code", "NotBlank"),
+                ("hes_codes[2].hes_code", "NotNull"),
+                ("hes_codes[3]", "NotNull"),
             },
         ),
     ],

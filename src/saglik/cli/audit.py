@@ -1,4 +1,5 @@
-"""``saglik audit``: who called what and when, and the data subject's "who saw my data"."""
+"""``saglik audit``: who called what and when, the data subject's "who saw my data", and the
+reports made to the Ministry of Interior (or, for the test environment, what would have been)."""
 
 from __future__ import annotations
 
@@ -11,18 +12,25 @@ import typer
 from rich.markup import escape
 
 from saglik.cli.context import (
+    change_log,
     clear_errors,
     console,
+    migrated_engine,
     operator,
     utc_moment,
 )
 from saglik.cli.tables import print_whole, whole_table
+from saglik.services import moi_outbox
 from saglik.services.audit_queries import AuditQueries
 from saglik.store.audit_repo import CallRecord
 from saglik.store.changes_repo import ChangeRecord
+from saglik.store.outbox_repo import DELIVERED, NOT_SENT, Report
 
 app = typer.Typer(
-    help="Read the audit trail: G2G calls, the data subject's view, operator changes.",
+    help=(
+        "Read the audit trail: G2G calls, the data subject's view, operator changes, "
+        "Ministry of Interior reports."
+    ),
     no_args_is_help=True,
 )
 
@@ -172,3 +180,55 @@ def changes(
         _json_lines(rows)
     else:
         _changes_table(rows, f"{len(rows)} change(s)")
+
+
+def _report_state(report: Report) -> str:
+    if report.status == DELIVERED and report.delivered_at is not None:
+        return f"delivered {_when(report.delivered_at)}"
+    if report.status == NOT_SENT:
+        return f"not sent ({report.last_error})" if report.last_error else "not sent"
+    if report.attempts:
+        return f"waiting ({report.attempts} failed: {report.last_error})"
+    return "waiting"
+
+
+@app.command("moi-reports")
+def moi_reports(
+    env: Annotated[
+        str | None, typer.Option(help="Only this environment's reports (live or test).")
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only reports in this state: waiting, delivered or not-sent."),
+    ] = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 100,
+    as_json: AsJson = False,
+) -> None:
+    """List risky-visitor reports, newest first: when each was recorded, its environment,
+    whether it was delivered, is waiting, or was recorded and not sent (a test report with no
+    SAGLIK_MOI_TEST_ENDPOINT), and the report exactly as it is, or would have been, sent. The
+    reports hold HES codes in clear: looking is logged, as a read under your login name."""
+    with clear_errors():
+        engine = migrated_engine()
+        reports = moi_outbox.list_reports(
+            engine,
+            change_log(),
+            environment=env,
+            status=status,
+            since=since,
+            until=until,
+            limit=limit,
+        )
+    if as_json:
+        _json_lines(reports)
+        return
+    table = whole_table(
+        "recorded (UTC)", "env", "state", "report", title=f"{len(reports)} report(s)"
+    )
+    for r in reports:
+        table.add_row(
+            _when(r.created_at), r.environment, escape(_report_state(r)), escape(r.payload)
+        )
+    print_whole(table)

@@ -63,11 +63,12 @@ CODE_COLUMNS = ("hes_code", "code")
 RESULT_FIELDS = (
     "expiration_date",
     "current_health_status",
-    "masked_firstname",
     "masked_identity_number",
+    "masked_firstname",
     "masked_lastname",
 )
-PLUS_FIELDS = ("is_vaccinated", "is_immune", "last_negative_test_date", "is_test_data_shared")
+PLUS_FIELDS = ("is_vaccinated", "is_immune", "is_test_data_shared", "last_negative_test_date")
+"""The result's fields in the order the service answers them (docs/contract.md §4.2)."""
 
 
 class Method(enum.StrEnum):
@@ -211,16 +212,16 @@ def wire_fields(result: HesResult) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "expiration_date": _utc_seconds(result.expiration_date),
         "current_health_status": str(result.current_health_status.value),
-        "masked_firstname": result.masked_firstname,
         "masked_identity_number": result.masked_identity_number,
+        "masked_firstname": result.masked_firstname,
         "masked_lastname": result.masked_lastname,
     }
     if isinstance(result, HesPlusResult):
         negative = result.last_negative_test_date
         fields["is_vaccinated"] = result.is_vaccinated
         fields["is_immune"] = result.is_immune
-        fields["last_negative_test_date"] = _utc_millis(negative) if negative else None
         fields["is_test_data_shared"] = result.is_test_data_shared
+        fields["last_negative_test_date"] = _utc_millis(negative) if negative else None
     return fields
 
 
@@ -317,13 +318,13 @@ HEADINGS = {
     "line": "#",
     "expiration_date": "expires (UTC)",
     "current_health_status": "health",
-    "masked_firstname": "first name",
     "masked_identity_number": "T.C. no",
+    "masked_firstname": "first name",
     "masked_lastname": "last name",
     "is_vaccinated": "vaccinated",
     "is_immune": "immune",
-    "last_negative_test_date": "negative test (UTC)",
     "is_test_data_shared": "shared",
+    "last_negative_test_date": "negative test (UTC)",
 }
 WHOLE = {
     "line",

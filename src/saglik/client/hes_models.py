@@ -36,14 +36,16 @@ class HealthStatus(OpenStrEnum):
 
 
 class HesResult(BaseModel):
-    """A single-code result. ``expiration_date`` is an aware UTC datetime."""
+    """A single-code result. ``expiration_date`` is an aware UTC datetime. Fields are declared
+    in the service's wire order (contract §4.2), so ``model_dump`` keeps it; parsing does not
+    depend on key order."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     expiration_date: UtcDateTime
     current_health_status: HealthStatus
-    masked_firstname: str
     masked_identity_number: str
+    masked_firstname: str
     masked_lastname: str
 
     @property
@@ -57,8 +59,8 @@ class HesPlusResult(HesResult):
 
     is_vaccinated: bool | None
     is_immune: bool | None
-    last_negative_test_date: UtcDateTime | None
     is_test_data_shared: bool
+    last_negative_test_date: UtcDateTime | None
 
 
 R = TypeVar("R", HesResult, HesPlusResult)

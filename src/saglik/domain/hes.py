@@ -60,18 +60,22 @@ class CodeFacts:
 
 @dataclass(frozen=True, slots=True)
 class PlusFields:
+    """Declared in the wire order (contract §4.2)."""
+
     is_vaccinated: bool | None
     is_immune: bool | None
-    last_negative_test_date: datetime | None
     is_test_data_shared: bool
+    last_negative_test_date: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
 class HesResult:
+    """Declared in the wire order (contract §4.2)."""
+
     expiration_date: datetime
     current_health_status: HealthStatus
-    masked_firstname: str
     masked_identity_number: str
+    masked_firstname: str
     masked_lastname: str
     plus: PlusFields | None = None
 
@@ -99,8 +103,8 @@ def evaluate(facts: CodeFacts | None, now: datetime, *, plus: bool) -> HesResult
     return HesResult(
         expiration_date=facts.expires_at,
         current_health_status=status,
-        masked_firstname=mask_name(facts.first_name),
         masked_identity_number=mask_identity_number(facts.identity_number),
+        masked_firstname=mask_name(facts.first_name),
         masked_lastname=mask_name(facts.last_name),
         plus=_plus_fields(facts, now) if plus else None,
     )
@@ -108,7 +112,12 @@ def evaluate(facts: CodeFacts | None, now: datetime, *, plus: bool) -> HesResult
 
 def _plus_fields(facts: CodeFacts, now: datetime) -> PlusFields:
     if facts.at_risk:
-        return PlusFields(None, None, None, facts.consent_test)
+        return PlusFields(
+            is_vaccinated=None,
+            is_immune=None,
+            is_test_data_shared=facts.consent_test,
+            last_negative_test_date=None,
+        )
     vaccinated = facts.vaccine_doses >= VACCINATED_DOSES
     immune = (
         facts.last_infection_at is not None
@@ -120,6 +129,6 @@ def _plus_fields(facts: CodeFacts, now: datetime) -> PlusFields:
     return PlusFields(
         is_vaccinated=vaccinated if facts.consent_vaccination else None,
         is_immune=immune if facts.consent_immunity else None,
-        last_negative_test_date=negative if facts.consent_test else None,
         is_test_data_shared=facts.consent_test,
+        last_negative_test_date=negative if facts.consent_test else None,
     )

@@ -1,7 +1,8 @@
 """HES code shape.
 
-The service does not repair what clients send: a code with dashes, spaces or any other shape is
-simply not found (contract §4.3). Only ASCII lower case is folded to upper case before lookup.
+The service does not repair what clients send: a code with dashes, spaces or any other shape, an
+empty or blank one included, is simply not found (contract §4.3). Only ASCII lower case is folded
+to upper case before lookup.
 """
 
 from __future__ import annotations

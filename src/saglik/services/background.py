@@ -3,7 +3,8 @@
 Every worker of every machine runs one ``BackgroundJobs``, yet the service must act as one: a
 periodic job runs once per interval for the whole service (whoever claims its lease in
 ``job_leases`` runs it), and each risky-visitor report is sent by the one worker that claimed it
-(``moi_outbox.deliver_due``). Blocking store calls run in threads, off the event loop.
+(``moi_outbox.deliver_due``), to its own environment's receiver only. Blocking store calls run in
+threads, off the event loop.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from sqlalchemy import Engine
 
 from saglik.domain.clock import Clock
 from saglik.services.fixtures import REFRESH_INTERVAL, apply_hes_fixtures
-from saglik.services.moi_outbox import DEFAULT_CONCURRENCY, Sender, deliver_due
+from saglik.services.moi_outbox import (
+    DEFAULT_CONCURRENCY,
+    LIVE,
+    TEST,
+    Destination,
+    deliver_due,
+    withhold_test_reports,
+)
 from saglik.services.obs_fixtures import apply_obs_fixtures
 from saglik.store import leases_repo
 
@@ -45,11 +53,15 @@ class PeriodicJob:
 
 @dataclass(frozen=True)
 class ReportDelivery:
-    """Where and how risky-visitor reports go: the transport, the signing key, and how many
-    sends one worker keeps in flight."""
+    """Where risky-visitor reports go, by environment, and how many sends one worker keeps in
+    flight to each receiver.
 
-    send: Sender
-    secret: str
+    ``live``: the Ministry of Interior; None leaves live reports waiting (the backlog shows
+    them). ``test``: the sandbox receiver; None marks test reports not sent as they come due.
+    Neither ever gets the other environment's reports."""
+
+    live: Destination | None = None
+    test: Destination | None = None
     concurrency: int = DEFAULT_CONCURRENCY
 
 
@@ -85,19 +97,23 @@ class BackgroundJobs:
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        """Starts each job's loop and the delivery loop (if reports have somewhere to go); a
-        job is tried at once, so a worker that finds a job's lease free runs it on start."""
+        """Starts each job's loop and one report loop per environment: the live one if live
+        reports have somewhere to go, the test one always (it sends test reports to their
+        receiver, or marks them not sent if there is none). A job is tried at once, so a worker
+        that finds a job's lease free runs it on start. Each environment has a loop of its own,
+        so a slow sandbox receiver never holds back the Ministry's reports."""
         loop = asyncio.get_running_loop()
         for job in self._jobs:
             self._tasks.append(
                 loop.create_task(self._forever(job.name, self._check_seconds, self._job(job)))
             )
-        if self._reports is not None:
-            self._tasks.append(
-                loop.create_task(
-                    self._forever("moi-delivery", self._poll_seconds, self._delivery(self._reports))
-                )
-            )
+        reports = self._reports or ReportDelivery()
+        for name, work in (
+            ("moi-delivery", self._delivery(reports.live, LIVE, reports.concurrency)),
+            ("moi-test-delivery", self._delivery(reports.test, TEST, reports.concurrency)),
+        ):
+            if work is not None:
+                self._tasks.append(loop.create_task(self._forever(name, self._poll_seconds, work)))
 
     async def close(self) -> None:
         """Stops every loop. A report whose send is cut short keeps its lease and goes out again
@@ -121,14 +137,28 @@ class BackgroundJobs:
 
         return attempt
 
-    def _delivery(self, reports: ReportDelivery) -> Callable[[], Awaitable[None]]:
+    def _delivery(
+        self, destination: Destination | None, environment: str, concurrency: int
+    ) -> Callable[[], Awaitable[None]] | None:
+        """One environment's round: send what is due to its receiver; with none, test reports
+        are marked not sent and live ones are left waiting (None: no loop)."""
+        if destination is None:
+            if environment != TEST:
+                return None
+
+            async def withhold() -> None:
+                await asyncio.to_thread(withhold_test_reports, self._engine, self._clock)
+
+            return withhold
+
         async def attempt() -> None:
             await deliver_due(
                 self._engine,
                 self._clock,
-                reports.send,
-                reports.secret,
-                concurrency=reports.concurrency,
+                destination.send,
+                destination.secret,
+                concurrency=concurrency,
+                environment=environment,
             )
 
         return attempt

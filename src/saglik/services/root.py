@@ -25,6 +25,9 @@ from saglik.services.changes import SYSTEM, Actor, ChangeLog, store_pseudonymize
 from saglik.services.console_sessions import ConsoleSessions
 from saglik.services.dashboards import Dashboards
 from saglik.services.hes import HesDataService, HesQueryService
+from saglik.services.icd_lookup import IcdLookup
+from saglik.services.icd_names import IcdNames
+from saglik.services.icd_names import load as load_icd_names
 from saglik.services.obs import ObsQueryService, ObsRegistryService
 from saglik.services.operator_tokens import OperatorTokens
 from saglik.services.places import Places
@@ -87,6 +90,16 @@ class ServiceRoot:
     @cached_property
     def places(self) -> Places:
         return Places(self.engine)
+
+    @cached_property
+    def icd_names(self) -> IcdNames:
+        """The one source of every ICD-10 name the service shows (``SAGLIK_ICD_NAMES`` over the
+        WHO titles); the settings check has read the file already, and this is that table."""
+        return load_icd_names(self.settings.icd_names)
+
+    @cached_property
+    def icd_lookup(self) -> IcdLookup:
+        return IcdLookup(self.icd_names)
 
     @cached_property
     def console_sessions(self) -> ConsoleSessions:

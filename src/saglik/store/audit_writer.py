@@ -68,7 +68,7 @@ _EVENT_COLUMNS = (
     "client_ip",
     "repeats",
 )
-_OUTBOX_COLUMNS = ("created_at", "payload", "attempts", "next_attempt_at")
+_OUTBOX_COLUMNS = ("created_at", "environment", "payload", "attempts", "next_attempt_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +150,7 @@ def write_batch(engine: Engine, records: list[AuditRecord]) -> None:
                 statements.outbox.bound(
                     {
                         "created_at": record.occurred_at,
+                        "environment": record.env,  # each goes to its own receiver only
                         "payload": record.outbox_payload,
                         "attempts": 0,
                         "next_attempt_at": record.occurred_at,

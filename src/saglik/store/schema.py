@@ -204,12 +204,21 @@ moi_outbox = Table(
     Column("last_error", String(200), nullable=True),
     Column("leased_until", UtcDateTime, nullable=True),
     Column("lease_token", String(32), nullable=True),
-    Index("ix_moi_outbox_pending", "delivered_at", "next_attempt_at"),
+    Column("environment", String(8), nullable=False, server_default="live"),
+    Column("withheld_at", UtcDateTime, nullable=True),
+    Index("ix_moi_outbox_pending", "environment", "delivered_at", "withheld_at", "next_attempt_at"),
+    Index("ix_moi_outbox_created", "created_at"),
 )
 """Risky visitor reports for the Ministry of Interior, written with the audit record (§4.5).
 A sender claims a row by writing its lease (``outbox_repo``): until ``leased_until`` no other
 worker or machine takes it, and ``lease_token``, new with every claim, tells the sender whether
-the row is still its own when it records the outcome."""
+the row is still its own when it records the outcome.
+
+``environment`` is the call's (``live`` or ``test``): each is sent only to its own receiver
+(``SAGLIK_MOI_ENDPOINT``, ``SAGLIK_MOI_TEST_ENDPOINT``). A report is waiting until it is
+``delivered_at`` (acknowledged) or ``withheld_at`` (recorded, never to be sent: a test report
+with no test receiver; ``last_error`` says why). The pending index leads with the environment,
+so the live backlog and each receiver's claims walk only their own waiting reports."""
 
 job_leases = Table(
     "job_leases",

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from saglik.config import Settings
 from saglik.domain.clock import Clock
-from saglik.services.background import BackgroundJobs, ReportDelivery, fixture_refresh
+from saglik.services.background import BackgroundJobs, fixture_refresh
 from saglik.services.root import build
 from saglik.store import migrate
 from saglik.web import docs, hes_routes, metrics, obs_routes, problems, security_headers
@@ -28,7 +28,7 @@ from saglik.web.cors import G2GCors
 from saglik.web.gateway import Gateway
 from saglik.web.hes_routes import HesWire
 from saglik.web.logs import AccessLogMiddleware, request_id
-from saglik.web.moi_sender import http_sender
+from saglik.web.moi_sender import report_delivery
 from saglik.web.obs_routes import ObsWire
 from saglik.web.pipeline import Pipeline
 from saglik.web.request_id import RequestIdMiddleware
@@ -56,6 +56,7 @@ def create_app(
         trusted_proxies=settings.trusted_proxies,
         refusal_flush_seconds=settings.refusal_flush_seconds,
     )
+    obs_wire = ObsWire(obs_queries, root.icd_names)
     g2g = [
         G2GService(
             hes_routes.SERVICE_PATH,
@@ -65,7 +66,8 @@ def create_app(
         G2GService(
             obs_routes.SERVICE_PATH,
             "GET",
-            Pipeline(ObsWire(obs_queries), gateway, root.reads).handle,
+            Pipeline(obs_wire, gateway, root.reads).handle,
+            errors=obs_wire,  # its 404, 405 and 500 are envelopes too (contract §5.1)
         ),
     ]
 
@@ -75,14 +77,8 @@ def create_app(
         await root.changes.start()
         gateway.start()
         client = httpx.AsyncClient(timeout=10)
-        reports = None
-        if settings.moi_endpoint and settings.moi_secret:
-            reports = ReportDelivery(
-                http_sender(client, settings.moi_endpoint),
-                settings.moi_secret.get_secret_value(),
-                settings.moi_concurrency,
-            )
         jobs = [fixture_refresh(engine, clock)]
+        reports = report_delivery(client, settings)  # each environment to its own receiver
         background = BackgroundJobs(engine, clock, jobs, reports=reports)
         background.start()
         try:

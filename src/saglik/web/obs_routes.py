@@ -2,7 +2,8 @@
 
 Query parameter names match case-insensitively, as on the original ASP.NET service. Any refusal
 by the gateway — wrong credentials, unknown user, no right on the method, address not allowed —
-is the document's HTTP 500 with one fixed body, so nothing tells the cases apart.
+is the document's HTTP 500 with one fixed body, so nothing tells the cases apart. The HTTP-level
+answers (a wrong verb, a path naming no method, an unexpected failure) are envelopes too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from starlette.responses import Response
 
 from saglik.domain.obs import AUTH_FAILURE_MESSAGE, InvalidParameterError, Scope
 from saglik.services.authn import Principal
-from saglik.services.obs import Feed, Found, ObsQueryService
+from saglik.services.icd_names import IcdNames
+from saglik.services.obs import Feed, Found, Lookup, ObsQueryService
 from saglik.web import obs_wire
 from saglik.web.gateway import Admission, Refusal
 from saglik.web.pipeline import Reply
@@ -25,6 +27,10 @@ SERVICE_PATH = "saglik/OBS"
 
 JSON = "application/json; charset=utf-8"
 AUTH_FAILURE_BODY = to_json(obs_wire.invalid(AUTH_FAILURE_MESSAGE))
+NO_SUCH_METHOD_MESSAGE = "Böyle bir servis metodu yok."
+WRONG_VERB_MESSAGE = "Bu servis metodu yalnızca GET isteğiyle çağrılabilir."
+INTERNAL_ERROR_MESSAGE = "Beklenmeyen bir hata oluştu; lütfen daha sonra tekrar deneyiniz."
+"""The HTTP-level answers (contract §5.1): in the envelope too, never HES's problem JSON."""
 
 Params = Mapping[str, str]
 Handler = Callable[[str, Scope, Params], tuple[dict[str, Any], str, tuple[str, ...]]]
@@ -49,8 +55,11 @@ def _found(
 class ObsWire:
     service = "obs"
 
-    def __init__(self, queries: ObsQueryService) -> None:
+    def __init__(self, queries: ObsQueryService, icd_names: IcdNames) -> None:
         s = queries
+
+        def full_dto(lookup: Lookup) -> dict[str, Any]:
+            return obs_wire.full(lookup, icd_names)
 
         def by_date(feed: Feed) -> Handler:
             def handle(
@@ -62,7 +71,7 @@ class ObsWire:
             return handle
 
         def by_tc(full: bool) -> Handler:
-            render = obs_wire.full if full else obs_wire.basic
+            render = full_dto if full else obs_wire.basic
             return lambda env, scope, p: _found(
                 s.by_identity(
                     env,
@@ -77,13 +86,13 @@ class ObsWire:
             )
 
         def by_form(full: bool) -> Handler:
-            render = obs_wire.full if full else obs_wire.basic
+            render = full_dto if full else obs_wire.basic
             return lambda env, scope, p: _found(
                 s.by_form(env, scope, p.get("formno"), p.get("referansno"), full=full), render
             )
 
         def by_passport(full: bool) -> Handler:
-            render = obs_wire.full if full else obs_wire.basic
+            render = full_dto if full else obs_wire.basic
             return lambda env, scope, p: _found(
                 s.by_passport(
                     env, scope, p.get("pasaportno"), p.get("adi"), p.get("soyadi"), full=full
@@ -143,7 +152,15 @@ class ObsWire:
         return Response(AUTH_FAILURE_BODY, status_code=500, media_type=JSON)
 
     def no_such_method(self) -> Response:
-        return _json(obs_wire.invalid("Böyle bir servis metodu yok."), status=404)
+        """Also every other path under an ÖBS base path in any case (``routing.G2GDispatch``)."""
+        return _json(obs_wire.invalid(NO_SUCH_METHOD_MESSAGE), status=404)
+
+    def wrong_verb(self, allow: str) -> Response:
+        """A verb other than ``GET`` on a method: the envelope, as every ÖBS answer (§5.1)."""
+        return _json(obs_wire.invalid(WRONG_VERB_MESSAGE), status=405, headers={"Allow": allow})
+
+    def internal_error(self) -> Response:
+        return _json(obs_wire.invalid(INTERNAL_ERROR_MESSAGE), status=500)
 
     def audit_unavailable(self) -> Response:
         return _json(obs_wire.invalid("Denetim kaydı yazılamadı; lütfen tekrar deneyiniz."), 503)

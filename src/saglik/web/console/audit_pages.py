@@ -40,6 +40,7 @@ KNOWN_ENTITIES = (
     "operator_token",
     "console_session",
     "subject_view",
+    "moi_report",
     "audit_key",
     "import",
     "demo",

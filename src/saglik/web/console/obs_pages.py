@@ -20,7 +20,6 @@ from starlette.routing import BaseRoute, Route
 from saglik.data.tables import obs_tables
 from saglik.domain.errors import InvalidInput
 from saglik.domain.methods import ENVIRONMENTS
-from saglik.services import icd_lookup
 from saglik.services.obs import (
     APPROVED,
     RETURNED,
@@ -138,13 +137,15 @@ def _marker(invalid: set[str | None]) -> Callable[[str], str]:
     return lambda name: 'aria-invalid="true"' if name in invalid else ""
 
 
-def _common() -> dict[str, Any]:
+def _common(icd_title: Callable[[str], str | None]) -> dict[str, Any]:
+    """``icd_title`` is the composition root's (``IcdNames.name``): the name an ÖBS answer's
+    ``IcdAdi`` carries."""
     return {
         "labels": LABELS,
         "actions": ACTIONS,
         "env_names": ENV_NAMES,
         "tables": obs_tables(),
-        "icd_title": icd_lookup.title,
+        "icd_title": icd_title,
     }
 
 
@@ -154,6 +155,7 @@ KeyedHandler = Callable[[Request, FormKey], Awaitable[Response]]
 
 def routes(console: Console) -> list[BaseRoute]:
     places = console.root.places
+    icd = console.root.icd_lookup
 
     async def district_options(plate: str) -> list[tuple[str, str]]:
         """The chosen province's districts, for the district select of a form shown again."""
@@ -176,7 +178,7 @@ def routes(console: Console) -> list[BaseRoute]:
             request,
             "obs/form.html",
             {
-                **_common(),
+                **_common(icd.title),
                 "draft": draft,
                 "values": draft.values,
                 "key": key,
@@ -237,7 +239,12 @@ def routes(console: Console) -> list[BaseRoute]:
         view = await console.attempt(lambda: _view(obs, places, key))
         if isinstance(view, Refused):
             return not_opened(request, view)
-        context = {**_common(), "view": view, "record": view.stored.record, "notice": notice}
+        context = {
+            **_common(icd.title),
+            "view": view,
+            "record": view.stored.record,
+            "notice": notice,
+        }
         return console.render(request, "obs/show.html", context, status=status)
 
     async def open_form(request: Request) -> Response:
@@ -315,7 +322,7 @@ def routes(console: Console) -> list[BaseRoute]:
             (v for k, v in query.multi_items() if k.startswith("cause_") and k.endswith("_code")),
             "",
         )
-        entries = icd_lookup.complete(typed)
+        entries = icd.complete(typed)
         return console.render(request, "obs/_icd_options.html", {"entries": entries})
 
     return [
