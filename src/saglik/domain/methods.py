@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from saglik.domain.errors import InvalidInput
+
 HES_METHODS: tuple[str, ...] = (
     "check-visitor-hes-code",
     "check-employee-hes-code",
@@ -30,6 +32,15 @@ OBS_METHODS: tuple[str, ...] = (
 ALL_METHODS: tuple[str, ...] = HES_METHODS + OBS_METHODS
 
 ENVIRONMENTS: tuple[str, ...] = ("live", "test")
+ENV_RULE = f"environment must be one of {', '.join(ENVIRONMENTS)}"
+"""The refusal of any other environment, worded once for every surface."""
+
+
+def check_env(env: str | None) -> None:
+    """Refuses an environment that is not one; None stands for "every environment"."""
+    if env is not None and env not in ENVIRONMENTS:
+        raise InvalidInput(ENV_RULE)
+
 
 UNKNOWN_METHOD = "(unknown)"
 """The audit's method for a call to a method that does not exist: the name asked is the caller's

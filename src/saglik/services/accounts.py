@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine
 from saglik.domain import throttle
 from saglik.domain.clock import Clock
 from saglik.domain.errors import InvalidInput
-from saglik.domain.methods import ALL_METHODS, ENVIRONMENTS
+from saglik.domain.methods import ALL_METHODS, ENV_RULE, ENVIRONMENTS
 from saglik.services.changes import ChangeLog
 from saglik.services.passwords import generate_password, hash_password
 from saglik.store import accounts_repo, obs_repo, throttle_repo
@@ -65,7 +65,7 @@ def valid_username(name: str) -> bool:
 
 def _check_env(env: str) -> None:
     if env not in ENVIRONMENTS:
-        raise InvalidAccountError(f"environment must be one of {', '.join(ENVIRONMENTS)}")
+        raise InvalidAccountError(ENV_RULE)
 
 
 def _check_methods(methods: Iterable[str]) -> frozenset[str]:

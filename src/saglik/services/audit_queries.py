@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from saglik.domain import hescode, outcomes
 from saglik.domain.errors import InvalidInput
-from saglik.domain.methods import ALL_METHODS, ENVIRONMENTS, UNKNOWN_METHOD
+from saglik.domain.methods import ALL_METHODS, UNKNOWN_METHOD, check_env
 from saglik.domain.tckn import is_valid_tckn
 from saglik.services.changes import ChangeLog
 from saglik.store import accounts_repo, audit_repo, changes_repo
@@ -95,8 +95,7 @@ class AuditQueries:
             raise InvalidInput(f"unknown outcome; known: {', '.join(CALL_OUTCOMES)}")
         if method is not None and method not in (*ALL_METHODS, UNKNOWN_METHOD):
             raise InvalidInput(f"unknown method; known: {', '.join(ALL_METHODS)}")
-        if env is not None and env not in ENVIRONMENTS:
-            raise InvalidInput(f"environment must be one of {', '.join(ENVIRONMENTS)}")
+        check_env(env)
         with self._engine.connect() as conn:
             institution_id = (
                 None

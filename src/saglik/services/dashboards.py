@@ -22,7 +22,7 @@ from saglik.data.tables import provinces
 from saglik.domain import outcomes
 from saglik.domain.clock import Clock
 from saglik.domain.errors import InvalidInput
-from saglik.domain.methods import ENVIRONMENTS
+from saglik.domain.methods import check_env
 from saglik.domain.obs import FORENSIC_MANNERS
 from saglik.domain.time_ranges import (
     LATENCY_EDGES_MS,
@@ -181,11 +181,6 @@ def _ranked(counts: dict[str, int], labels: dict[str, str] | None = None) -> tup
     return tuple(sorted(bars, key=lambda bar: -bar.value))
 
 
-def _check_env(env: str | None) -> None:
-    if env is not None and env not in ENVIRONMENTS:
-        raise InvalidInput(f"environment must be one of {', '.join(ENVIRONMENTS)}")
-
-
 class Dashboards:
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self._engine = engine
@@ -197,7 +192,7 @@ class Dashboards:
     def calls(
         self, span: TimeRange, *, env: str | None = None, by: Sequence[str] = CALL_DIMENSIONS
     ) -> CallTraffic:
-        _check_env(env)
+        check_env(env)
         dims = tuple(name for name in CALL_DIMENSIONS if name in by)
         if not dims or len(dims) != len(by):
             raise InvalidInput(f"group calls by some of {', '.join(CALL_DIMENSIONS)}")
@@ -219,7 +214,7 @@ class Dashboards:
         return CallTraffic(span, dims, _timeline(within, series), ranked, sum(totals.values()))
 
     def latency(self, span: TimeRange, *, env: str | None = None) -> Latency:
-        _check_env(env)
+        check_env(env)
         within = self._window(span)
         with self._engine.connect() as conn:
             rows = dashboard_repo.latency_histogram(conn, within, LATENCY_EDGES_MS, env=env)
@@ -242,7 +237,7 @@ class Dashboards:
         )
 
     def refusals(self, span: TimeRange, *, env: str | None = None) -> Refusals:
-        _check_env(env)
+        check_env(env)
         within = self._window(span)
         with self._engine.connect() as conn:
             rows = dashboard_repo.call_counts(
@@ -268,7 +263,7 @@ class Dashboards:
         return Backlog(count, count >= outbox_backlog.BACKLOG_CAP, self._clock.now())
 
     def _days(self, span: TimeRange, env: str) -> Window:
-        _check_env(env)
+        check_env(env)
         return istanbul_days(self._window(span))
 
     def registrations(self, span: TimeRange, env: str) -> Registrations:

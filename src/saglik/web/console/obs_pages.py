@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from saglik.data.tables import obs_tables
 from saglik.domain.errors import InvalidInput
-from saglik.domain.methods import ENVIRONMENTS
+from saglik.domain.methods import ENV_RULE, ENVIRONMENTS, check_env
 from saglik.services.obs import (
     APPROVED,
     RETURNED,
@@ -50,7 +50,6 @@ ACTIONS = {
 }
 """Statuses and history actions, as the operator reads them."""
 ENV_NAMES = {"live": N_("Live"), "test": N_("Test")}
-ENV_REASON = f"environment must be one of {', '.join(ENVIRONMENTS)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +61,7 @@ class FormKey:
     @staticmethod
     def parse(env: str, form_no: str, referans_no: str) -> FormKey:
         """Refuses what names no form, as the operator API does, before the store is asked."""
-        if env not in ENVIRONMENTS:
-            raise InvalidInput(ENV_REASON)
+        check_env(env)
         if not referans_no:
             raise InvalidInput("a form is opened with its FormNo and its ReferansNo")
         valid_no = form_no.isascii() and form_no.isdigit() and len(form_no) <= 20
@@ -267,7 +265,7 @@ def routes(console: Console) -> list[BaseRoute]:
         draft = posted_draft(await console.form(request))
         env = draft.values["env"]
         parsed = parse_draft(draft)
-        problems = [] if env in ENVIRONMENTS else [Problem("env", LABELS["env"], ENV_REASON)]
+        problems = [] if env in ENVIRONMENTS else [Problem("env", LABELS["env"], ENV_RULE)]
         if isinstance(parsed, list) or problems:
             problems += parsed if isinstance(parsed, list) else []
             return await editor(request, draft, problems=problems, status=422)
